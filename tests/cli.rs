@@ -1,0 +1,91 @@
+//! End-to-end tests of the `darkprobe` binary: help, version, exit codes,
+//! error format, and the demo report.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn darkprobe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_darkprobe"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("darkprobe-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn help_lists_every_command_group() {
+    let out = darkprobe().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for group in ["demo", "dwarfs", "subhalos", "gasmap", "flows", "data"] {
+        assert!(text.contains(group), "--help does not mention {group}:\n{text}");
+    }
+}
+
+#[test]
+fn version_matches_the_package() {
+    let out = darkprobe().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim(), format!("darkprobe {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn unknown_flag_is_bad_input_with_exit_code_2() {
+    let out = darkprobe().arg("--no-such-flag").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
+
+#[test]
+fn planned_group_says_so_on_one_line_and_exits_2() {
+    let out = darkprobe().args(["dwarfs", "limits"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: `darkprobe dwarfs`"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn demo_writes_a_report() {
+    let dir = scratch("demo");
+    let out = darkprobe()
+        .args(["demo", "--quiet", "--seed", "7", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.starts_with("# darkprobe demo report"));
+    assert!(report.contains("seed 7"));
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn demo_into_an_unwritable_place_fails_cleanly() {
+    // A regular file cannot be used as the output folder.
+    let dir = scratch("file-not-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("occupied");
+    std::fs::write(&file, "x").unwrap();
+    let out = darkprobe()
+        .args(["demo", "--quiet", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: cannot access"), "{err}");
+    assert!(err.contains("occupied"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
