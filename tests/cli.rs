@@ -20,7 +20,10 @@ fn help_lists_every_command_group() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for group in ["demo", "dwarfs", "subhalos", "gasmap", "flows", "data"] {
-        assert!(text.contains(group), "--help does not mention {group}:\n{text}");
+        assert!(
+            text.contains(group),
+            "--help does not mention {group}:\n{text}"
+        );
     }
 }
 
@@ -29,7 +32,10 @@ fn version_matches_the_package() {
     let out = darkprobe().arg("--version").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.trim(), format!("darkprobe {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text.trim(),
+        format!("darkprobe {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -57,7 +63,11 @@ fn demo_writes_a_report() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.starts_with("# darkprobe demo report"));
     assert!(report.contains("seed 7"));

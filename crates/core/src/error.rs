@@ -280,7 +280,11 @@ pub fn check_in_range(name: &str, value: f64, lo: f64, hi: f64) -> Result<f64> {
     if value >= lo && value <= hi {
         Ok(value)
     } else {
-        Err(Error::invalid_param(name, value, format!("in [{lo}, {hi}]")))
+        Err(Error::invalid_param(
+            name,
+            value,
+            format!("in [{lo}, {hi}]"),
+        ))
     }
 }
 

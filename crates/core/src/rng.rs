@@ -43,9 +43,7 @@ pub fn splitmix64(mut z: u64) -> u64 {
 /// for all practical purposes (the map is a bijection of `seed` for fixed `index`).
 #[inline]
 pub fn seed_for_index(seed: u64, index: u64) -> u64 {
-    splitmix64(
-        splitmix64(seed.wrapping_add(GOLDEN_GAMMA)) ^ index.wrapping_mul(GOLDEN_GAMMA),
-    )
+    splitmix64(splitmix64(seed.wrapping_add(GOLDEN_GAMMA)) ^ index.wrapping_mul(GOLDEN_GAMMA))
 }
 
 /// A fresh [`DefaultRng`] for item `index` of a job seeded with `seed`.
