@@ -55,3 +55,8 @@ pub mod prelude {
     pub use crate::rng::{rng_for_index, seed_for_index};
     pub use crate::traits::{Fit, FitWithRng, Predict};
 }
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
