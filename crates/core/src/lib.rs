@@ -15,6 +15,7 @@
 //! | [`rng`] | seeding conventions that make parallel results independent of the thread count |
 //! | [`units`] | units and physical constants with their sources |
 //! | [`traits`] | the [`Fit`](traits::Fit) / [`Predict`](traits::Predict) conventions |
+//! | [`par`] | parallel maps over indices whose results do not depend on the thread count |
 //! | [`progress`] | a progress-reporting trait that libraries call and the CLI draws |
 //!
 //! # Conventions
@@ -36,6 +37,7 @@ pub mod grid;
 pub mod interp;
 pub mod numerics;
 pub mod optimize;
+pub mod par;
 pub mod progress;
 pub mod quad;
 pub mod rng;

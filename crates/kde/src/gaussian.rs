@@ -2,7 +2,7 @@
 
 use crate::bandwidth::{normalised_weights, Bandwidth, Whitening};
 use crate::error::{KdeError, Result};
-use crate::par;
+use darkprobe_core::par;
 use crate::tree::KdTree;
 use darkprobe_core::numerics::{ln_normal_cdf_diff, log_sum_exp};
 use darkprobe_core::Error;

@@ -45,9 +45,10 @@
 //! - D. Amerio et al., *Search for dark matter subhalos among unassociated
 //!   Fermi-LAT sources in presence of dataset shift*, arXiv:2503.14584.
 //!
-//! # Features
-//! - `rayon` (default): parallel evaluation over query points, folds and voids.
-//!   Results do not depend on the number of threads.
+//! # Parallelism
+//! Evaluation over query points, folds and voids runs on rayon through
+//! `darkprobe_core::par` (feature `rayon` of darkprobe-core, on by default).
+//! Results do not depend on the number of threads.
 //!
 //! # Example
 //! ```
@@ -69,7 +70,6 @@
 mod bandwidth;
 pub mod error;
 mod gaussian;
-mod par;
 mod select;
 mod sky;
 mod tree;

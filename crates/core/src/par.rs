@@ -1,9 +1,17 @@
-//! Parallel map over indices: rayon when the `rayon` feature is on, a plain
-//! loop otherwise. Results are always in index order, so they do not depend
-//! on the number of threads.
+//! Parallel maps over indices: rayon when the `rayon` feature is on (the
+//! default), a plain loop otherwise. Results are always returned in index
+//! order, so anything computed from them does not depend on the number of
+//! threads. Use these for outer loops only (query points, pseudo-experiments,
+//! folds), never inside a kernel.
+//!
+//! ```
+//! use darkprobe_core::par::map_indices;
+//! let squares = map_indices(5, |i| i * i);
+//! assert_eq!(squares, vec![0, 1, 4, 9, 16]);
+//! ```
 
 /// Maps `f` over `0..n`, returning the results in index order.
-pub(crate) fn map_indices<T, F>(n: usize, f: F) -> Vec<T>
+pub fn map_indices<T, F>(n: usize, f: F) -> Vec<T>
 where
     T: Send,
     F: Fn(usize) -> T + Sync + Send,
@@ -20,7 +28,7 @@ where
 }
 
 /// Maps `f` over `0..n` with a per-worker scratch value made by `init`.
-pub(crate) fn map_indices_with<T, S, I, F>(n: usize, init: I, f: F) -> Vec<T>
+pub fn map_indices_with<T, S, I, F>(n: usize, init: I, f: F) -> Vec<T>
 where
     T: Send,
     I: Fn() -> S + Sync + Send,
