@@ -28,8 +28,14 @@ pub use darkprobe_nn as nn;
 pub use darkprobe_subhalos as subhalos;
 
 pub mod cli;
+pub mod plot;
 
 /// The README's code examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The code in `docs/kde.md`, compiled and run as a doc test.
+#[doc = include_str!("../docs/kde.md")]
+#[cfg(doctest)]
+pub struct KdeGuideDoctests;

@@ -59,7 +59,7 @@ fn planned_group_says_so_on_one_line_and_exits_2() {
 fn demo_writes_a_report() {
     let dir = scratch("demo");
     let out = darkprobe()
-        .args(["demo", "--quiet", "--seed", "7", "--out"])
+        .args(["demo", "--quick", "--quiet", "--seed", "7", "--out"])
         .arg(&dir)
         .output()
         .unwrap();
@@ -89,7 +89,7 @@ fn demo_into_an_unwritable_place_fails_cleanly() {
     let file = dir.join("occupied");
     std::fs::write(&file, "x").unwrap();
     let out = darkprobe()
-        .args(["demo", "--quiet", "--out"])
+        .args(["demo", "--quick", "--quiet", "--out"])
         .arg(&file)
         .output()
         .unwrap();

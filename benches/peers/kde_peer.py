@@ -34,7 +34,7 @@ def main():
     from scipy.stats import gaussian_kde
 
     q = load("kde_query.csv")
-    for tag in ["1e4", "1e5"]:
+    for tag in sys.argv[1:] or ["1e4", "1e5"]:
         path = os.path.join(root, f"kde_train_{tag}.csv")
         if not os.path.exists(path):
             continue
@@ -51,12 +51,11 @@ def main():
               f"max |d ln p| vs darkprobe exact {np.max(np.abs(y_sk - ref)):.2e}")
 
         def sp():
-            kde = gaussian_kde(x.T, bw_method=1.0)
-            # gaussian_kde's kernel covariance is factor^2 * data covariance; set it to BW^2 I.
-            kde.covariance = np.eye(3) * BW**2
-            kde.inv_cov = np.linalg.inv(kde.covariance)
-            kde.cho_cov = np.linalg.cholesky(kde.covariance)
-            kde.log_det = 2.0 * np.log(np.diag(kde.cho_cov * np.sqrt(2 * np.pi))).sum()
+            kde = gaussian_kde(x.T)
+            # Make the kernel covariance BW^2 * I: unit data covariance, factor BW.
+            kde._data_covariance = np.eye(3)
+            kde._data_cho_cov = np.eye(3)
+            kde.set_bandwidth(bw_method=BW)
             return kde.logpdf(q.T)
 
         try:

@@ -58,6 +58,9 @@ pub struct DemoArgs {
     /// Seed for every random step of the demo.
     #[arg(long, default_value_t = 20261121)]
     pub seed: u64,
+    /// Smaller synthetic data sets (a few seconds instead of about a minute); for smoke tests.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// Arguments of a command group whose analysis is not in this version yet.
@@ -136,9 +139,16 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
     let progress = progress::BarProgress::new(cli.quiet);
     match cli.command {
         Command::Demo(args) => {
-            let report = demo::run_demo(&args.out, args.seed, &progress)?;
+            let report = demo::run_demo(&args.out, args.seed, args.quick, &progress)?;
             println!("{}", report.summary());
-            Ok(EXIT_OK)
+            if report.steps.iter().all(|s| s.passed) {
+                Ok(EXIT_OK)
+            } else {
+                eprintln!(
+                    "some demo results did not agree with the injected truth: see the report"
+                );
+                Ok(EXIT_NEGATIVE)
+            }
         }
         Command::Dwarfs(_) => planned("dwarfs", "the darkprobe-dwarfs issue"),
         Command::Subhalos(_) => planned("subhalos", "the darkprobe-subhalos issue"),

@@ -21,10 +21,10 @@
 //! (arXiv:1803.05508), and the MLFermiLATDwarfs package conventions.
 
 use crate::error::Result;
-use darkprobe_core::par;
 use darkprobe_core::numerics::log_sum_exp;
 use darkprobe_core::optimize::{minimize, Bound, MinimizeOptions, Objective};
-use darkprobe_core::sky::angular_separation_deg;
+use darkprobe_core::par;
+use darkprobe_core::sky::lb_to_unit;
 use darkprobe_core::Error;
 use std::f64::consts::PI;
 
@@ -62,6 +62,8 @@ pub const LOO_CUTOFF_SIGMAS: f64 = 8.0;
 pub struct SkyProductKde {
     lon: Vec<f64>,
     lat: Vec<f64>,
+    /// Unit vectors of the voids (for great-circle distances).
+    units: Vec<[f64; 3]>,
     ln_y: Vec<f64>,
     sigma_deg: f64,
     zeta: f64,
@@ -124,7 +126,13 @@ impl SkyProductKde {
         }
         darkprobe_core::error::check_positive("sigma_deg", sigma_deg)?;
         darkprobe_core::error::check_positive("zeta", zeta)?;
+        let units = lon_deg
+            .iter()
+            .zip(&lat_deg)
+            .map(|(l, b)| lb_to_unit(*l, *b))
+            .collect();
         Ok(Self {
+            units,
             lon: lon_deg,
             lat: lat_deg,
             ln_y,
@@ -172,18 +180,40 @@ impl SkyProductKde {
                 let db = b - self.lat[k];
                 dl * dl + db * db
             }
-            SpatialMetric::Angular => {
-                let d = angular_separation_deg(l, b, self.lon[k], self.lat[k]);
-                d * d
-            }
+            SpatialMetric::Angular => self.angular_dist2(&lb_to_unit(l, b), k),
+        }
+    }
+
+    /// Squared great-circle distance in deg^2 from unit vector `u` to void `k`,
+    /// via the chord: $\theta = 2 \arcsin(|u - v| / 2)$ (accurate at all angles
+    /// below 180 deg, including tiny ones).
+    #[inline]
+    fn angular_dist2(&self, u: &[f64; 3], k: usize) -> f64 {
+        let v = &self.units[k];
+        let c2 = (u[0] - v[0]).powi(2) + (u[1] - v[1]).powi(2) + (u[2] - v[2]).powi(2);
+        let theta = 2.0 * (0.5 * c2.sqrt()).min(1.0).asin();
+        let d = theta.to_degrees();
+        d * d
+    }
+
+    /// Squared distance between voids `j` and `k`.
+    #[inline]
+    fn void_dist2(&self, j: usize, k: usize) -> f64 {
+        match self.metric {
+            SpatialMetric::FlatLb => self.dist2(self.lon[j], self.lat[j], k),
+            SpatialMetric::Angular => self.angular_dist2(&self.units[j], k),
         }
     }
 
     /// $\ln w_k(x)$ for every void.
     pub fn ln_spatial_weights(&self, lon_deg: f64, lat_deg: f64) -> Vec<f64> {
         let c = 0.5 / (self.sigma_deg * self.sigma_deg);
+        let u = lb_to_unit(lon_deg, lat_deg);
         (0..self.n_voids())
-            .map(|k| -c * self.dist2(lon_deg, lat_deg, k))
+            .map(|k| match self.metric {
+                SpatialMetric::FlatLb => -c * self.dist2(lon_deg, lat_deg, k),
+                SpatialMetric::Angular => -c * self.angular_dist2(&u, k),
+            })
             .collect()
     }
 
@@ -220,13 +250,12 @@ impl SkyProductKde {
     }
 
     fn ln_kernel_sum(&self, lon_deg: f64, lat_deg: f64, ln_y: f64) -> f64 {
-        let cs = 0.5 / (self.sigma_deg * self.sigma_deg);
         let cz = 0.5 / (self.zeta * self.zeta);
-        let terms: Vec<f64> = (0..self.n_voids())
-            .map(|k| {
-                let dy = ln_y - self.ln_y[k];
-                -cs * self.dist2(lon_deg, lat_deg, k) - cz * dy * dy
-            })
+        let terms: Vec<f64> = self
+            .ln_spatial_weights(lon_deg, lat_deg)
+            .iter()
+            .zip(&self.ln_y)
+            .map(|(lw, y)| lw - cz * (ln_y - y) * (ln_y - y))
             .collect();
         log_sum_exp(&terms)
     }
@@ -289,7 +318,7 @@ impl SkyProductKde {
             - self.zeta.ln();
         let per_point = par::map_indices_with(n, Vec::new, |buf: &mut Vec<(f64, f64, f64)>, jj| {
             let j = order[jj];
-            let (l, b, y) = (self.lon[j], self.lat[j], self.ln_y[j]);
+            let (b, y) = (self.lat[j], self.ln_y[j]);
             buf.clear();
             let lo = lat_sorted.partition_point(|x| *x < b - cut);
             let hi = lat_sorted.partition_point(|x| *x <= b + cut);
@@ -297,7 +326,7 @@ impl SkyProductKde {
                 if k == j {
                     continue;
                 }
-                let d2 = self.dist2(l, b, k);
+                let d2 = self.void_dist2(j, k);
                 if d2 <= cut * cut {
                     let dy = y - self.ln_y[k];
                     buf.push((d2, dy * dy, -0.5 * d2 / s2 - 0.5 * dy * dy / z2));
@@ -305,7 +334,7 @@ impl SkyProductKde {
             }
             if buf.is_empty() {
                 for k in (0..n).filter(|k| *k != j) {
-                    let d2 = self.dist2(l, b, k);
+                    let d2 = self.void_dist2(j, k);
                     let dy = y - self.ln_y[k];
                     buf.push((d2, dy * dy, -0.5 * d2 / s2 - 0.5 * dy * dy / z2));
                 }

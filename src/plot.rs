@@ -1,0 +1,346 @@
+//! Plots for the CLI, the demo and the examples: PNG or SVG (by file
+//! extension), drawn with `plotters` and the embedded DejaVu Sans font, so no
+//! system font is ever needed.
+//!
+//! ```no_run
+//! use darkprobe::plot::{LinePlot, Series};
+//! LinePlot::new("Upper limits", "mass [GeV]", "<sigma v> [cm^3/s]")
+//!     .log_x(true)
+//!     .log_y(true)
+//!     .series(Series::line("stacked", vec![(10.0, 1e-26), (100.0, 5e-26)]))
+//!     .save("limits.png")
+//!     .unwrap();
+//! ```
+
+use darkprobe_core::{Error, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// The font family name the plots use (registered from the embedded DejaVu Sans).
+pub const FONT: &str = "sans-serif";
+
+fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::numerical(
+            "registering the embedded plot font",
+            0,
+            f64::NAN,
+            "the embedded DejaVu font could not be parsed",
+        ))
+    }
+}
+
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// A solid line through the points.
+    Line,
+    /// A dashed line through the points.
+    Dashed,
+    /// Filled circles.
+    Points,
+}
+
+/// One data series of a [`LinePlot`].
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend label (empty for none).
+    pub label: String,
+    /// The (x, y) points.
+    pub points: Vec<(f64, f64)>,
+    /// How to draw them.
+    pub mark: Mark,
+    /// Colour index into the palette (`None`: next in turn).
+    pub colour: Option<usize>,
+}
+
+impl Series {
+    /// A solid line.
+    pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            label: label.into(),
+            points,
+            mark: Mark::Line,
+            colour: None,
+        }
+    }
+    /// A dashed line.
+    pub fn dashed(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            mark: Mark::Dashed,
+            ..Self::line(label, points)
+        }
+    }
+    /// Points.
+    pub fn points(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            mark: Mark::Points,
+            ..Self::line(label, points)
+        }
+    }
+    /// The same series in palette colour `i`.
+    pub fn colour(mut self, i: usize) -> Self {
+        self.colour = Some(i);
+        self
+    }
+}
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// An x-y plot with lines and points, linear or logarithmic axes.
+#[derive(Debug, Clone)]
+pub struct LinePlot {
+    title: String,
+    x_label: String,
+    y_label: String,
+    log_x: bool,
+    log_y: bool,
+    series: Vec<Series>,
+    size: (u32, u32),
+}
+
+impl LinePlot {
+    /// An empty plot with a title and axis labels.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            log_y: false,
+            series: Vec::new(),
+            size: (900, 640),
+        }
+    }
+    /// Logarithmic x axis.
+    pub fn log_x(mut self, on: bool) -> Self {
+        self.log_x = on;
+        self
+    }
+    /// Logarithmic y axis.
+    pub fn log_y(mut self, on: bool) -> Self {
+        self.log_y = on;
+        self
+    }
+    /// Adds a series.
+    pub fn series(mut self, s: Series) -> Self {
+        self.series.push(s);
+        self
+    }
+    /// Image size in pixels.
+    pub fn size(mut self, w: u32, h: u32) -> Self {
+        self.size = (w, h);
+        self
+    }
+
+    fn range(&self, pick: impl Fn(&(f64, f64)) -> f64, log: bool) -> Result<(f64, f64)> {
+        let vals: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(&pick))
+            .filter(|v| v.is_finite() && (!log || *v > 0.0))
+            .collect();
+        if vals.is_empty() {
+            return Err(Error::empty(
+                format!("plot '{}'", self.title),
+                "give at least one finite point (positive on log axes)",
+            ));
+        }
+        let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Ok(if log {
+            let (a, b) = (lo.log10(), hi.log10());
+            let pad = ((b - a) * 0.05).max(0.05);
+            (10f64.powf(a - pad), 10f64.powf(b + pad))
+        } else {
+            let pad = ((hi - lo) * 0.05).max(1e-12 * hi.abs().max(1.0));
+            (lo - pad, hi + pad)
+        })
+    }
+
+    /// Draws the plot to `path` (`.png` or `.svg`), atomically.
+    ///
+    /// # Errors
+    /// No finite points, an unknown extension, or a drawing/I/O failure.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        ensure_font()?;
+        let xr = self.range(|p| p.0, self.log_x)?;
+        let yr = self.range(|p| p.1, self.log_y)?;
+        with_backend(path.as_ref(), self.size, |root| {
+            root.draw_line_plot(self, xr, yr)
+        })
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        xr: (f64, f64),
+        yr: (f64, f64),
+    ) -> std::result::Result<(), String> {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(&self.title, (FONT, 24))
+            .margin(18)
+            .x_label_area_size(50)
+            .y_label_area_size(80);
+        macro_rules! body {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(self.x_label.as_str())
+                    .y_desc(self.y_label.as_str())
+                    .label_style((FONT, 15))
+                    .axis_desc_style((FONT, 17))
+                    .light_line_style(RGBColor(235, 235, 235))
+                    .draw()
+                    .map_err(|e| e.to_string())?;
+                let mut any_label = false;
+                for (i, s) in self.series.iter().enumerate() {
+                    let c = PALETTE[s.colour.unwrap_or(i) % PALETTE.len()];
+                    let pts: Vec<(f64, f64)> = s
+                        .points
+                        .iter()
+                        .copied()
+                        .filter(|(x, y)| {
+                            x.is_finite()
+                                && y.is_finite()
+                                && (!self.log_x || *x > 0.0)
+                                && (!self.log_y || *y > 0.0)
+                        })
+                        .collect();
+                    let anno = match s.mark {
+                        Mark::Line => chart
+                            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                            .map_err(|e| e.to_string())?,
+                        Mark::Dashed => chart
+                            .draw_series(DashedLineSeries::new(pts, 8, 5, c.stroke_width(2)))
+                            .map_err(|e| e.to_string())?,
+                        Mark::Points => chart
+                            .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.filled())))
+                            .map_err(|e| e.to_string())?,
+                    };
+                    if !s.label.is_empty() {
+                        any_label = true;
+                        anno.label(s.label.as_str()).legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                        });
+                    }
+                }
+                if any_label {
+                    chart
+                        .configure_series_labels()
+                        .label_font((FONT, 15))
+                        .background_style(WHITE.mix(0.85))
+                        .border_style(BLACK)
+                        .draw()
+                        .map_err(|e| e.to_string())?;
+                }
+            }};
+        }
+        match (self.log_x, self.log_y) {
+            (false, false) => body!(builder
+                .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+                .map_err(|e| e.to_string())?),
+            (true, false) => body!(builder
+                .build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1)
+                .map_err(|e| e.to_string())?),
+            (false, true) => body!(builder
+                .build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())
+                .map_err(|e| e.to_string())?),
+            (true, true) => body!(builder
+                .build_cartesian_2d((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale())
+                .map_err(|e| e.to_string())?),
+        }
+        root.present().map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `draw` on a PNG or SVG backend (chosen by `path`'s extension) writing
+/// a temporary file, then renames it onto `path`.
+fn with_backend<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
+where
+    F: FnOnce(&dyn AnyArea) -> std::result::Result<(), String>,
+{
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plot".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}.{ext}", std::process::id()));
+    let drawn = match ext.as_str() {
+        "png" => {
+            let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+            draw(&root)
+        }
+        "svg" => {
+            let root = SVGBackend::new(&tmp, size).into_drawing_area();
+            draw(&root)
+        }
+        _ => {
+            return Err(Error::invalid_param(
+                "plot file name",
+                path.display(),
+                "a name ending in .png or .svg",
+            ))
+        }
+    };
+    if let Err(reason) = drawn {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::numerical(
+            format!("drawing {}", path.display()),
+            0,
+            f64::NAN,
+            reason,
+        ));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Object-safe view of the two drawing areas, so one drawing routine serves both.
+pub trait AnyArea {
+    /// Draws a [`LinePlot`].
+    fn draw_line_plot(
+        &self,
+        plot: &LinePlot,
+        xr: (f64, f64),
+        yr: (f64, f64),
+    ) -> std::result::Result<(), String>;
+}
+
+impl<DB: DrawingBackend> AnyArea for DrawingArea<DB, Shift> {
+    fn draw_line_plot(
+        &self,
+        plot: &LinePlot,
+        xr: (f64, f64),
+        yr: (f64, f64),
+    ) -> std::result::Result<(), String> {
+        plot.draw(self, xr, yr)
+    }
+}
