@@ -9,7 +9,8 @@
 //! energy, $dN/dE$ in GeV$^{-1}$, for a dark-matter mass $m$ (GeV) at a photon
 //! energy $E$ (GeV). It vanishes above the mass: $dN/dE = 0$ for
 //! $x = E/m > 1$. The [`Spectrum`] trait is the interface; [`AtMass`] is a
-//! spectrum resolved at one mass, the form that integration works with.
+//! spectrum resolved at one mass, the form that integration works with;
+//! [`FnSpectrum`] wraps a function $dN/dE(m, E)$ (analytic spectra).
 //!
 //! **Channel tables** (PPPC4DMID, CosmiXs; [`ChannelTable`]) tabulate, for a
 //! list of masses and a grid in $\log_{10} x$, the yield per unit
@@ -85,9 +86,10 @@
 //! points per bin, end points included) over the rounded edges
 //! [`MLFERMILATDWARFS_EDGES_GEV`] $= [0.5, 0.67, 0.89, 1.19, 1.58, 2.81, 500]$
 //! GeV. For PPPC tables the package extrapolates $dN/d\log_{10}x$ linearly below
-//! the lowest tabulated $x$ (we clamp at zero, which never matters at LAT
-//! energies) and returns $10^{-180}$ instead of zero above $E = m$ (we return
-//! zero: the difference is below $10^{-177}$ photons).
+//! the lowest tabulated $x = 10^{-8.9}$; so does this convention, with negative
+//! values clamped to zero (it never matters at LAT energies). Above $E = m$
+//! the package returns $10^{-180}$ and we return zero: the difference is below
+//! $10^{-177}$ photons.
 //!
 //! Measured on $b\bar b$ from the PPPC table at 10, 100 and 1000 GeV: the
 //! package's trapezoid rule departs from the exact integral of its own
@@ -413,6 +415,19 @@ mod tests {
         assert_eq!(at.mass_gev(), 10.0);
         assert!(AtMass::new(0.0, |_e: f64| 1.0).is_err());
         assert!(AtMass::new(f64::NAN, |_e: f64| 1.0).is_err());
+    }
+
+    #[test]
+    fn spectra_work_as_trait_objects() {
+        let table = TabulatedSpectrum::parse_user_table("10 1 1\n10 10 0.1\n", "t.dat").unwrap();
+        let analytic = FnSpectrum::new("1/E", (1.0, 100.0), |_m: f64, e: f64| 1.0 / e).unwrap();
+        let specs: Vec<Box<dyn Spectrum>> = vec![Box::new(table), Box::new(analytic)];
+        for s in &specs {
+            // Both are 1/E on [1, 10] GeV at m = 10: ln 10 photons.
+            let n =
+                photon_yields(s.as_ref(), 10.0, &[1.0, 10.0], BinIntegration::default()).unwrap();
+            assert!((n[0] - 10f64.ln()).abs() < 1e-13, "{}: {}", s.name(), n[0]);
+        }
     }
 
     #[test]
