@@ -64,3 +64,8 @@ pub use resolve::{
     dataset_dir, default_cache_dir, resolve_data_dir, resolve_data_dir_with, DataDir,
     DataDirSource, DATA_DIR_ENV,
 };
+
+/// The code examples of `data/README.md`, compiled and run as doc tests.
+#[doc = include_str!("../../data/README.md")]
+#[cfg(doctest)]
+pub struct DataReadmeDoctests;

@@ -483,6 +483,21 @@ url_status = "checked"
     }
 
     #[test]
+    fn data_readme_lists_every_url_and_checksum() {
+        let readme = include_str!("../../data/README.md");
+        let r = Registry::builtin().unwrap();
+        for d in r.datasets() {
+            assert!(readme.contains(&format!("### `{}`", d.name)), "{}", d.name);
+            for f in &d.files {
+                assert!(readme.contains(&f.sha256), "{}/{}", d.name, f.path);
+                if let Some(url) = f.url() {
+                    assert!(readme.contains(&format!("<{url}>")), "{url}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_small_registry_parses() {
         let r = Registry::from_toml_str(ONE, "test").unwrap();
         let d = r.get("demo").unwrap();
