@@ -22,6 +22,17 @@ fn scratch(name: &str) -> PathBuf {
 fn darkprobe() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_darkprobe"));
     c.env_remove("DARKPROBE_DATA");
+    // The test server is on 127.0.0.1: never go through a proxy.
+    for v in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ] {
+        c.env_remove(v);
+    }
     c
 }
 

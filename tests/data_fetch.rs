@@ -32,6 +32,7 @@ fn fetcher() -> Fetcher {
         connect_timeout: Duration::from_secs(5),
         response_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(10),
+        proxy_from_env: false,
     })
 }
 
@@ -188,7 +189,13 @@ fn a_server_that_ignores_ranges_makes_the_fetch_start_over() {
             &NoProgress,
         )
         .unwrap();
-    assert!(matches!(out, FileOutcome::Downloaded { bytes, .. } if bytes == N as u64));
+    assert_eq!(
+        out,
+        FileOutcome::Downloaded {
+            bytes: N as u64,
+            resumed_from: 0
+        }
+    );
     assert_eq!(std::fs::read(&dest).unwrap(), body);
     assert_eq!(server.requests()[0].range.as_deref(), Some("bytes=1000-"));
 }
@@ -281,11 +288,12 @@ fn an_unreachable_server_says_you_may_be_offline() {
 
 #[test]
 fn more_bytes_than_registered_is_an_error_and_leaves_nothing() {
+    // Without a Content-Length the excess is noticed while streaming.
     let body = generated_bytes(N, 8);
     let server = TestServer::start(vec![Route::new(
         "/big.bin",
         body.clone(),
-        Behaviour::Normal,
+        Behaviour::NoContentLength,
     )]);
     let dir = scratch("big");
     let dest = dir.join("big.bin");
@@ -299,6 +307,64 @@ fn more_bytes_than_registered_is_an_error_and_leaves_nothing() {
         )
         .unwrap_err();
     assert!(matches!(err, DataError::TooLarge { .. }), "{err:?}");
+    assert!(!dest.exists() && !part_of(&dest).exists());
+}
+
+#[test]
+fn a_close_delimited_body_that_ends_early_is_a_truncation() {
+    let body = generated_bytes(N, 16);
+    let server = TestServer::start(vec![Route::new(
+        "/short.bin",
+        body[..N / 2].to_vec(),
+        Behaviour::NoContentLength,
+    )]);
+    let dir = scratch("short");
+    let dest = dir.join("short.bin");
+    let err = fetcher()
+        .fetch_file(
+            &server.url("/short.bin"),
+            &dest,
+            N as u64,
+            &sha256_hex(&body),
+            &NoProgress,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, DataError::Truncated { received, .. } if received == (N / 2) as u64),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(part_of(&dest)).unwrap().len(),
+        (N / 2) as u64
+    );
+}
+
+#[test]
+fn an_announced_size_that_differs_from_the_registry_is_refused_at_once() {
+    let body = generated_bytes(N, 17);
+    let server = TestServer::start(vec![Route::new(
+        "/changed.bin",
+        body.clone(),
+        Behaviour::Normal,
+    )]);
+    let dir = scratch("changed");
+    let dest = dir.join("changed.bin");
+    let err = fetcher()
+        .fetch_file(
+            &server.url("/changed.bin"),
+            &dest,
+            (N + 10) as u64,
+            &"0".repeat(64),
+            &NoProgress,
+        )
+        .unwrap_err();
+    match &err {
+        DataError::SizeMismatch {
+            expected, served, ..
+        } => assert_eq!((*expected, *served), ((N + 10) as u64, N as u64)),
+        other => panic!("expected a size mismatch, got {other:?}"),
+    }
+    assert!(err.to_string().contains("has probably changed"), "{err}");
     assert!(!dest.exists() && !part_of(&dest).exists());
 }
 

@@ -290,3 +290,100 @@ pub fn check_dataset(
         files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, content: &[u8]) -> DataFile {
+        DataFile {
+            path: path.into(),
+            size_bytes: content.len() as u64,
+            sha256: hex(&Sha256::digest(content)),
+            source: FileSource::Manual { how: "test".into() },
+            note: None,
+        }
+    }
+
+    #[test]
+    fn sha256_matches_the_fips_180_test_vectors() {
+        let dir = std::env::temp_dir().join(format!("darkprobe-sha-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cases: [(&[u8], &str); 3] = [
+            (
+                b"",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                b"abc",
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+            ),
+        ];
+        for (i, (input, want)) in cases.iter().enumerate() {
+            let p = dir.join(format!("v{i}"));
+            std::fs::write(&p, input).unwrap();
+            assert_eq!(sha256_file(&p).unwrap(), *want);
+        }
+        // One million 'a', read in several buffers.
+        let p = dir.join("million");
+        std::fs::write(&p, vec![b'a'; 1_000_000]).unwrap();
+        assert_eq!(
+            sha256_file(&p).unwrap(),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+        );
+        let e = sha256_file(&dir.join("absent")).unwrap_err().to_string();
+        assert!(e.contains("absent"), "{e}");
+    }
+
+    #[test]
+    fn every_file_state_is_recognised() {
+        let dir = std::env::temp_dir().join(format!("darkprobe-states-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let good = entry("sub/good.txt", b"good content");
+        std::fs::write(dir.join("sub/good.txt"), b"good content").unwrap();
+        let state = |f: &DataFile, hash| check_file(&dir, f, hash).unwrap().state;
+        assert_eq!(state(&good, true), FileState::Verified);
+        assert_eq!(state(&good, false), FileState::SizeOk);
+
+        let corrupt = entry("corrupt.txt", b"right bytes!");
+        std::fs::write(dir.join("corrupt.txt"), b"wrong bytes!").unwrap();
+        assert_eq!(
+            state(&corrupt, true),
+            FileState::Corrupt {
+                actual_sha256: hex(&Sha256::digest(b"wrong bytes!"))
+            }
+        );
+        assert_eq!(state(&corrupt, false), FileState::SizeOk);
+
+        let short = entry("short.txt", b"twelve bytes");
+        std::fs::write(dir.join("short.txt"), b"six b").unwrap();
+        assert_eq!(state(&short, true), FileState::WrongSize { found: 5 });
+
+        let partial = entry("partial.bin", b"0123456789");
+        std::fs::write(partial_path(&dir, &partial), b"0123").unwrap();
+        assert_eq!(state(&partial, true), FileState::Partial { bytes: 4 });
+
+        let missing = entry("missing.bin", b"x");
+        assert_eq!(state(&missing, true), FileState::Missing);
+
+        let data_dir = DataDir::new(&dir, super::super::DataDirSource::Flag);
+        let ds = Dataset {
+            name: "sub".into(),
+            description: String::new(),
+            used_by: String::new(),
+            license: String::new(),
+            citation: vec![],
+            origin: String::new(),
+            files: vec![entry("good.txt", b"good content")],
+        };
+        let c = check_dataset(&data_dir, &ds, true).unwrap();
+        assert!(c.is_verified() && c.is_complete() && !c.is_absent());
+        assert_eq!(c.summary(), "verified");
+        assert_eq!(c.files[0].describe(), "ok       good.txt");
+    }
+}

@@ -150,6 +150,20 @@ pub enum DataError {
         expected: u64,
     },
 
+    /// The server announces a file of another size than the registry's.
+    #[error(
+        "{url} serves {served} bytes but the registry expects {expected}; nothing was kept \
+         (the upstream file has probably changed: check `darkprobe data info`)"
+    )]
+    SizeMismatch {
+        /// The URL being fetched.
+        url: String,
+        /// Bytes expected.
+        expected: u64,
+        /// Total size the server announced.
+        served: u64,
+    },
+
     /// A derived file could not be made from its source.
     #[error("cannot derive '{file}' from '{from}': {reason}")]
     Derive {

@@ -25,6 +25,9 @@ pub struct FetchOptions {
     pub response_timeout: Duration,
     /// Longest silence allowed while receiving data.
     pub read_timeout: Duration,
+    /// Use a proxy from `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` (honouring
+    /// `NO_PROXY`) when set.
+    pub proxy_from_env: bool,
 }
 
 impl Default for FetchOptions {
@@ -33,6 +36,7 @@ impl Default for FetchOptions {
             connect_timeout: Duration::from_secs(30),
             response_timeout: Duration::from_secs(60),
             read_timeout: Duration::from_secs(60),
+            proxy_from_env: true,
         }
     }
 }
@@ -119,10 +123,15 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A downloader with these timeouts. Proxies are taken from the usual
-    /// environment variables (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+    /// A downloader with these settings.
     pub fn new(options: &FetchOptions) -> Self {
+        let proxy = if options.proxy_from_env {
+            ureq::Proxy::try_from_env()
+        } else {
+            None
+        };
         let config = ureq::Agent::config_builder()
+            .proxy(proxy)
             .timeout_connect(Some(options.connect_timeout))
             .timeout_recv_response(Some(options.response_timeout))
             .timeout_per_read(Some(options.read_timeout))
@@ -147,9 +156,10 @@ impl Fetcher {
     /// [`DataError::Network`] when the server cannot be reached,
     /// [`DataError::HttpStatus`] for an HTTP error (e.g. 404),
     /// [`DataError::Truncated`] when the transfer stops early (the partial
-    /// file is kept for resuming), [`DataError::TooLarge`] and
-    /// [`DataError::ChecksumMismatch`] when the bytes are wrong (nothing is
-    /// kept), [`DataError::Io`] for local disk errors.
+    /// file is kept for resuming), [`DataError::SizeMismatch`],
+    /// [`DataError::TooLarge`] and [`DataError::ChecksumMismatch`] when the
+    /// bytes are wrong (nothing is kept), [`DataError::Io`] for local disk
+    /// errors.
     pub fn fetch_file(
         &self,
         url: &str,
@@ -174,7 +184,7 @@ impl Fetcher {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| url.to_string());
 
-        let mut resumed_from = 0;
+        let resumed_from;
         let mut received = 0;
         let mut attempt = 0;
         let hasher = loop {
@@ -187,15 +197,13 @@ impl Fetcher {
                 remove(&part)?;
                 offset = 0;
             }
-            if attempt == 1 {
-                resumed_from = offset;
-            }
             let mut hasher = Sha256::new();
             if offset > 0 {
                 hash_prefix(&part, &mut hasher)?;
             }
             if offset == size_bytes {
                 // A complete partial file (e.g. interrupted before the rename).
+                resumed_from = offset;
                 break hasher;
             }
             let mut request = self.agent.get(url);
@@ -238,6 +246,24 @@ impl Fetcher {
                 }
                 false
             };
+            resumed_from = offset;
+            // A Content-Length that contradicts the registry means another file.
+            let announced = response
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if let Some(len) = announced {
+                let total = if append { offset + len } else { len };
+                if total != size_bytes {
+                    remove(&part)?;
+                    return Err(DataError::SizeMismatch {
+                        url: url.to_string(),
+                        expected: size_bytes,
+                        served: total,
+                    });
+                }
+            }
             let file = OpenOptions::new()
                 .create(true)
                 .write(true)

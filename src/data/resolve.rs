@@ -296,6 +296,22 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs DARKPROBE_DATA"]
+    fn every_builtin_dataset_is_found_in_darkprobe_data() {
+        let dir = resolve_data_dir(None).unwrap();
+        assert_eq!(dir.source(), DataDirSource::Env);
+        let registry = Registry::builtin().unwrap();
+        for ds in registry.datasets() {
+            let path = dir.dataset(&ds.name).unwrap();
+            assert_eq!(path, dir.path().join(&ds.name));
+            for f in &ds.files {
+                let p = dir.file(&ds.name, &f.path).unwrap();
+                assert!(p.is_file(), "{}", p.display());
+            }
+        }
+    }
+
+    #[test]
     fn shell_quoting() {
         assert_eq!(shell_quote("/a/b-c_d.e"), "/a/b-c_d.e");
         assert_eq!(shell_quote("/a b"), "'/a b'");

@@ -26,6 +26,9 @@ pub enum Behaviour {
     TruncateFirst(usize),
     /// 404 Not Found.
     NotFound,
+    /// 200 with the whole body but no `Content-Length` (the end of the body is
+    /// the end of the connection).
+    NoContentLength,
 }
 
 /// One served file.
@@ -175,6 +178,12 @@ fn handle(
     let len = body.len();
     match route.behaviour {
         Behaviour::NotFound => respond(&mut stream, "404 Not Found", &[], b"not found\n"),
+        Behaviour::NoContentLength => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+            stream.write_all(body)?;
+            stream.flush()?;
+            stream.shutdown(Shutdown::Both)
+        }
         Behaviour::TruncateFirst(cut) if served[i] == 1 => {
             let head =
                 format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
