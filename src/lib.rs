@@ -15,6 +15,9 @@
 //! | [`gasmap`] | `darkprobe-gasmap` | 13CO gas maps from 12CO (Shmakov+ 2020) |
 //! | [`flows`] | `darkprobe-flows` | dark matter from stellar phase space with normalizing flows (Buckley+ 2022, Lim+ 2023) |
 //!
+//! The [`data`] module finds, fetches and verifies the public datasets the
+//! analyses run on (`darkprobe data list|fetch|verify|path|info`).
+//!
 //! Each crate can also be used on its own; see its documentation.
 #![warn(missing_docs)]
 
@@ -29,6 +32,7 @@ pub use darkprobe_subhalos as subhalos;
 
 pub mod cli;
 pub mod plot;
+pub mod data;
 
 /// The README's code examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

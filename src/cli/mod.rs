@@ -4,6 +4,7 @@
 //! The binary in `src/main.rs` is a thin wrapper around [`run`]; keeping the
 //! logic in the library lets integration tests drive it directly.
 
+pub mod data;
 pub mod demo;
 pub mod progress;
 
@@ -46,7 +47,7 @@ pub enum Command {
     /// Dark matter from stellar phase space with normalizing flows (Buckley+ 2022, Lim+ 2023).
     Flows(PlannedArgs),
     /// Find, fetch and verify the public datasets the analyses use.
-    Data(PlannedArgs),
+    Data(data::DataArgs),
 }
 
 /// Arguments of `darkprobe demo`.
@@ -154,7 +155,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Subhalos(_) => planned("subhalos", "the darkprobe-subhalos issue"),
         Command::Gasmap(_) => planned("gasmap", "the darkprobe-gasmap issue"),
         Command::Flows(_) => planned("flows", "the darkprobe-flows issue"),
-        Command::Data(_) => planned("data", "the data-provisioning issue"),
+        Command::Data(args) => data::run(args, cli.quiet),
     }
 }
 
