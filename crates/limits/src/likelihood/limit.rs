@@ -406,7 +406,7 @@ impl StackedLikelihood {
             Err(Error::Numerical { .. }) if reached.1 < c => {
                 return Err(LimitsError::LimitNotReached {
                     sigma_v_max_cm3_s: reached.0,
-                    reached: reached.1 - best.neg2_ln_l,
+                    reached: reached.1,
                     threshold: c,
                 })
             }
