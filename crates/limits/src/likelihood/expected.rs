@@ -176,10 +176,20 @@ impl StackedLikelihood {
         let (lo, hi) = self.options().ln_b_bounds;
         self.targets()
             .iter()
-            .map(|t| match t.background() {
-                BackgroundModel::Profiled { prior: Some(p), .. } => Ok(Some(Arc::new(
-                    TabulatedLnDensity::new(p.as_ref(), lo - 1.0, hi + 1.0, 0.02)?,
-                ))),
+            .zip(self.prepared())
+            .map(|(t, p)| match (t.background(), p.background_table()) {
+                (_, Some(table)) => Ok(Some(table)),
+                (
+                    BackgroundModel::Profiled {
+                        prior: Some(prior), ..
+                    },
+                    None,
+                ) => Ok(Some(Arc::new(TabulatedLnDensity::new(
+                    prior.as_ref(),
+                    lo - 1.0,
+                    hi + 1.0,
+                    0.02,
+                )?))),
                 _ => Ok(None),
             })
             .collect()

@@ -188,6 +188,33 @@ impl Target {
         })
     }
 
+    /// The same target with other signal coefficients $k_b$ (another mass or
+    /// spectrum).
+    ///
+    /// # Errors
+    /// Wrong length, a coefficient that is not finite and $\ge 0$, or all zero.
+    pub fn with_signal_coefficients(&self, signal_coefficients: Vec<f64>) -> Result<Self> {
+        if signal_coefficients.len() != self.counts.len() {
+            return Err(Error::shape(
+                format!("target '{}' new signal coefficients", self.name),
+                self.counts.len(),
+                signal_coefficients.len(),
+            )
+            .into());
+        }
+        Self::new(
+            self.name.clone(),
+            self.counts.clone(),
+            signal_coefficients,
+            self.j_factor.clone(),
+            self.background.clone(),
+        )
+        .map(|t| Self {
+            shifts: self.shifts,
+            ..t
+        })
+    }
+
     /// The same target with its nuisance priors translated: the J prior is
     /// evaluated at $t - \delta_J$ and the background prior at
     /// $\beta - \delta_\beta$. This models a different outcome of the
