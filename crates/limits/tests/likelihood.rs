@@ -395,6 +395,28 @@ fn asimov_data_with_signal_recover_it_exactly() {
         }
     }
     assert!(fit.ts_detection > 1.0);
+    // The Asimov likelihood has translated priors: the fast profile and the
+    // exact per-target likelihood agree there too.
+    let nuis: Vec<TargetNuisances> = fit.profile.targets.iter().map(|t| t.nuisances).collect();
+    let exact = a.neg2_ln_likelihood(fit.sigma_v_cm3_s, &nuis).unwrap();
+    assert!(
+        (exact - fit.neg2_ln_l).abs() < 1e-6,
+        "{exact} vs {}",
+        fit.neg2_ln_l
+    );
+    let mut rng = rng_for_index(8, 0);
+    let pe = s
+        .pseudo_experiment(sv_true, &truth, AuxiliaryFluctuation::Fluctuate, &mut rng)
+        .unwrap();
+    assert!(pe.targets().iter().any(|t| t.prior_shifts() != (0.0, 0.0)));
+    let p = pe.profile(sv_true).unwrap();
+    let nuis: Vec<TargetNuisances> = p.targets.iter().map(|t| t.nuisances).collect();
+    let exact = pe.neg2_ln_likelihood(sv_true, &nuis).unwrap();
+    assert!(
+        (exact - p.neg2_ln_l).abs() < 1e-6,
+        "{exact} vs {}",
+        p.neg2_ln_l
+    );
     // Background-only Asimov: best fit zero.
     let a0 = s.asimov(0.0, &truth).unwrap().best_fit().unwrap();
     assert!(a0.sigma_v_cm3_s < 1e-6 * sv_true);

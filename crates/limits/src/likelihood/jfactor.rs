@@ -6,8 +6,7 @@
 //! and test statistics agree, only the absolute $-2\ln L$ differs:
 //! - Ackermann et al. 2015 (PRL 115, 231301, eq. 3), the likelihood of the
 //!   measured $J_\mathrm{obs}$ given the true $J$:
-//!   $$\mathcal L_J = \frac{1}{\ln(10)\, J_\mathrm{obs}\sqrt{2\pi}\,\sigma}
-//!     \exp\!\left[-\frac{(t - \bar t)^2}{2\sigma^2}\right], \qquad J_\mathrm{obs} = 10^{\bar t};$$
+//!   $$\mathcal L_J = \frac{1}{\ln(10)\, J_\mathrm{obs}\sqrt{2\pi}\,\sigma} \exp\!\left[-\frac{(t - \bar t)^2}{2\sigma^2}\right], \qquad J_\mathrm{obs} = 10^{\bar t};$$
 //! - MLFermiLATDwarfs, which drops the $1/J_\mathrm{obs}$ Jacobian:
 //!   $$-2\ln\mathcal L_J = \frac{(t - \bar t)^2}{\sigma^2} + 2\ln\!\left(\ln(10)\sqrt{2\pi}\,\sigma\right).$$
 //!

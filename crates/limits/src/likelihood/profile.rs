@@ -281,7 +281,7 @@ impl PriorEval {
                             if f > best.1 {
                                 best = (y, f);
                             }
-                            if !(d2 < 0.0) || d1 == 0.0 {
+                            if d2 >= 0.0 || d2.is_nan() || d1 == 0.0 {
                                 break;
                             }
                             let next = (y - d1 / d2).clamp(a, b);
@@ -1237,8 +1237,10 @@ mod tests {
     #[test]
     fn options_are_validated() {
         let t = two_param_target();
-        let mut o = ProfileOptions::default();
-        o.ln_b_bounds = (3.0, 1.0);
+        let o = ProfileOptions {
+            ln_b_bounds: (3.0, 1.0),
+            ..Default::default()
+        };
         assert!(StackedLikelihood::new(vec![t.clone()], o).is_err());
         let o = ProfileOptions {
             tolerance: 0.0,
