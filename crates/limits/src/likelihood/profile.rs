@@ -1211,6 +1211,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn gradient_matches_finite_differences_everywhere(
+            log_sv in -46.0f64..-42.0, t in 16.5f64..19.5, u in 0.5f64..5.0
+        ) {
+            let s = StackedLikelihood::new(vec![two_param_target()], ProfileOptions::default()).unwrap();
+            let p = &s.prepared()[0];
+            let sv = 10f64.powf(log_sv);
+            let e = p.eval(sv, [t, u]);
+            let h = 1e-6;
+            let g0 = (p.eval(sv, [t + h, u]).f - p.eval(sv, [t - h, u]).f) / (2.0 * h);
+            let g1 = (p.eval(sv, [t, u + h]).f - p.eval(sv, [t, u - h]).f) / (2.0 * h);
+            let tol = |g: f64| 1e-5 * g.abs().max(1.0) + 1e-7 * e.f.abs();
+            proptest::prop_assert!((e.g[0] - g0).abs() < tol(g0), "{} vs {}", e.g[0], g0);
+            proptest::prop_assert!((e.g[1] - g1).abs() < tol(g1), "{} vs {}", e.g[1], g1);
+            let h01 = (p.eval(sv, [t, u + h]).g[0] - p.eval(sv, [t, u - h]).g[0]) / (2.0 * h);
+            proptest::prop_assert!((e.h[1] - h01).abs() < 1e-4 * h01.abs().max(1.0));
+        }
+    }
+
     #[test]
     fn profile_sv_derivatives_match_finite_differences() {
         let s =
