@@ -2,9 +2,9 @@
 
 use crate::bandwidth::{normalised_weights, Bandwidth, Whitening};
 use crate::error::{KdeError, Result};
+use darkprobe_core::par;
 use crate::tree::KdTree;
 use darkprobe_core::numerics::{ln_normal_cdf_diff, log_sum_exp};
-use darkprobe_core::par;
 use darkprobe_core::Error;
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::distr::weighted::WeightedIndex;

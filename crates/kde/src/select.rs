@@ -19,8 +19,8 @@
 use crate::bandwidth::Bandwidth;
 use crate::error::Result;
 use crate::gaussian::GaussianKde;
-use darkprobe_core::optimize::{brent_minimize, MinimizeOptions1d};
 use darkprobe_core::par;
+use darkprobe_core::optimize::{brent_minimize, MinimizeOptions1d};
 use darkprobe_core::rng::rng_for_index;
 use darkprobe_core::Error;
 use ndarray::{Array2, ArrayView2, Axis};

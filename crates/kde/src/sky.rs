@@ -21,9 +21,9 @@
 //! (arXiv:1803.05508), and the MLFermiLATDwarfs package conventions.
 
 use crate::error::Result;
+use darkprobe_core::par;
 use darkprobe_core::numerics::log_sum_exp;
 use darkprobe_core::optimize::{minimize, Bound, MinimizeOptions, Objective};
-use darkprobe_core::par;
 use darkprobe_core::sky::angular_separation_deg;
 use darkprobe_core::Error;
 use std::f64::consts::PI;
