@@ -31,8 +31,8 @@ pub use darkprobe_nn as nn;
 pub use darkprobe_subhalos as subhalos;
 
 pub mod cli;
-pub mod plot;
 pub mod data;
+pub mod plot;
 
 /// The README's code examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -457,20 +457,27 @@ impl BackgroundPdf {
 
     /// $\ln p$ and $\frac{d}{d \ln y} \ln p$ (for Newton steps when profiling).
     pub fn ln_pdf_and_derivative(&self, ln_y: f64) -> (f64, f64) {
+        // Two passes without allocation: the largest exponent, then the
+        // rescaled sums of the mixture and of its derivative.
         let cz = 0.5 / (self.zeta * self.zeta);
-        let terms: Vec<f64> = self
+        let exponent = |w: f64, y: f64| w - cz * (ln_y - y) * (ln_y - y);
+        let m = self
             .ln_w
             .iter()
             .zip(&self.ln_y)
-            .map(|(w, y)| w - cz * (ln_y - y) * (ln_y - y))
-            .collect();
-        let lse = log_sum_exp(&terms);
-        let mut dsum = 0.0;
-        for (t, y) in terms.iter().zip(&self.ln_y) {
-            dsum += (t - lse).exp() * (y - ln_y);
+            .map(|(w, y)| exponent(*w, *y))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if m == f64::NEG_INFINITY {
+            return (f64::NEG_INFINITY, 0.0);
         }
-        let ln_p = lse - self.zeta.ln() - 0.5 * (2.0 * PI).ln();
-        (ln_p, dsum / (self.zeta * self.zeta))
+        let (mut s, mut ds) = (0.0, 0.0);
+        for (w, y) in self.ln_w.iter().zip(&self.ln_y) {
+            let r = (exponent(*w, *y) - m).exp();
+            s += r;
+            ds += r * (y - ln_y);
+        }
+        let ln_p = m + s.ln() - self.zeta.ln() - 0.5 * (2.0 * PI).ln();
+        (ln_p, ds / s / (self.zeta * self.zeta))
     }
 
     /// Mean of $\ln y$ under this density.
