@@ -1,18 +1,20 @@
-//! # darkprobe-dwarfs (planned)
+//! # darkprobe-dwarfs
 //!
-//! Dark-matter annihilation limits from Fermi-LAT observations of Milky Way
-//! dwarf spheroidal galaxies, with the background at each dwarf estimated from
-//! ~13,000 "void" regions of the high-latitude sky by kernel methods, as in the
-//! MLFermiLATDwarfs package. This crate is not implemented yet; it will hold
-//! readers for the package's inputs, the Nadaraya-Watson background and its
-//! product-kernel pdf, void selection from a user's own counts cube, and the
-//! stacked limits (cases J and JB) for any spectrum, matching the package's
-//! numbers and conventions.
-//!
-//! # References
-//! - F. Calore, P. D. Serpico, B. Zaldivar, *Dark matter constraints from
-//!   dwarf galaxies: a data-driven analysis*, JCAP 10 (2018) 029, arXiv:1803.05508.
-//! - A. Alvarez, F. Calore, A. Genina, J. Read, P. D. Serpico, B. Zaldivar,
-//!   *Dark matter constraints from dwarf galaxies with data-driven J-factors*,
-//!   JCAP 09 (2020) 004, arXiv:2002.01229.
+//! (crate docs written below)
 #![warn(missing_docs)]
+
+pub mod background;
+pub mod binning;
+pub mod dwarf;
+pub mod error;
+pub mod masses;
+pub mod package;
+pub mod voids;
+
+pub use background::{BackgroundModel, BackgroundParams, DwarfBackground};
+pub use binning::EnergyBinning;
+pub use darkprobe_kde::SpatialMetric;
+pub use dwarf::{Dwarf, DwarfTable, Selection};
+pub use error::{DwarfsError, Result};
+pub use package::{JFactorSamples, PackageBackground, PackageData};
+pub use voids::VoidSample;
