@@ -21,7 +21,14 @@ fn voids(n: usize, seed: u64) -> VoidSample {
             b.push(y);
         }
     }
-    let c = (0..n).map(|_| (0..6).map(|k| rng.random_range(5..80u64) / (k + 1)).map(|x| x.max(1)).collect()).collect();
+    let c = (0..n)
+        .map(|_| {
+            (0..6)
+                .map(|k| rng.random_range(5..80u64) / (k + 1))
+                .map(|x| x.max(1))
+                .collect()
+        })
+        .collect();
     VoidSample::new(l, b, c).unwrap()
 }
 
@@ -43,14 +50,27 @@ fn bench_background(c: &mut Criterion) {
     g.bench_function("model_and_8_dwarfs", |bch| {
         bch.iter(|| {
             let m = BackgroundModel::new(&v, &BackgroundParams::package()).unwrap();
-            DWARFS.iter().map(|&(l, b)| m.at(l, b).unwrap().ln_b_hat[0]).sum::<f64>()
+            DWARFS
+                .iter()
+                .map(|&(l, b)| m.at(l, b).unwrap().ln_b_hat[0])
+                .sum::<f64>()
         })
     });
-    let full = BackgroundModel::new(&v, &BackgroundParams::package()).unwrap().at(86.37, 34.72).unwrap();
-    let cut = BackgroundModel::new(&v, &BackgroundParams::package().with_drop_below(50.0)).unwrap().at(86.37, 34.72).unwrap();
+    let full = BackgroundModel::new(&v, &BackgroundParams::package())
+        .unwrap()
+        .at(86.37, 34.72)
+        .unwrap();
+    let cut = BackgroundModel::new(&v, &BackgroundParams::package().with_drop_below(50.0))
+        .unwrap()
+        .at(86.37, 34.72)
+        .unwrap();
     g.sample_size(50);
-    g.bench_function("jb_pdf_eval_all_voids", |bch| bch.iter(|| full.ln_joint_pdf_and_derivative(std::hint::black_box(3.9))));
-    g.bench_function("jb_pdf_eval_drop_below_50", |bch| bch.iter(|| cut.ln_joint_pdf_and_derivative(std::hint::black_box(3.9))));
+    g.bench_function("jb_pdf_eval_all_voids", |bch| {
+        bch.iter(|| full.ln_joint_pdf_and_derivative(std::hint::black_box(3.9)))
+    });
+    g.bench_function("jb_pdf_eval_drop_below_50", |bch| {
+        bch.iter(|| cut.ln_joint_pdf_and_derivative(std::hint::black_box(3.9)))
+    });
     g.finish();
 }
 

@@ -121,7 +121,7 @@ impl BackgroundParams {
     pub fn check(&self) -> Result<()> {
         check_positive("sigma_deg", self.sigma_deg)?;
         check_positive("zeta", self.zeta)?;
-        if !(self.drop_below >= 0.0) {
+        if self.drop_below.is_nan() || self.drop_below < 0.0 {
             return Err(Error::invalid_param(
                 "drop_below",
                 self.drop_below,

@@ -76,7 +76,7 @@ impl Dwarf {
         if !self.l_deg.is_finite() {
             return Err(bad("l", self.l_deg, "longitude must be finite"));
         }
-        if !(self.b_deg.abs() <= 90.0) {
+        if !(-90.0..=90.0).contains(&self.b_deg) {
             return Err(bad("b", self.b_deg, "latitude must be in [-90, 90] deg"));
         }
         if !self.log10_j.is_finite() {

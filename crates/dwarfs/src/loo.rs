@@ -21,6 +21,16 @@
 //! [`darkprobe_kde::LOO_CUTOFF_SIGMAS`] $\sigma$ are skipped, as in the KDE crate (a
 //! relative weight below $e^{-32}$).
 //!
+//! **Ties.** The counts are integers, so many voids share the same $\ln n$. As
+//! $\zeta \to 0$ a void whose neighbours within a few $\sigma$ include one with the same
+//! count gets $\ln p_{-j} \approx -\ln\zeta + \text{const} \to +\infty$, so once $\sigma$ is large
+//! enough for every void to have such a twin, $\mathcal L$ is unbounded. The maxima
+//! reported are therefore local ones: on the real voids they are interior for
+//! bins 0-2 and for the joint fit, while in the lower-count bins the optimiser runs
+//! to the lower end of the $\zeta$ range. The default range starts at
+//! $\zeta = 0.05$, about the spacing of $\ln n$ for the counts of a void; check
+//! [`LooFit::at_bound`].
+//!
 //! ```
 //! use darkprobe_dwarfs::loo::{optimise_loo, LooBins, LooParams};
 //! use darkprobe_dwarfs::VoidSample;
@@ -83,14 +93,15 @@ pub struct LooParams {
 
 impl LooParams {
     /// Defaults: voids positive in all bins, flat $(l, b)$ metric, $\sigma \in [0.2, 6]$
-    /// deg, $\zeta \in [0.01, 2]$, start at the package's $(1.4, 0.15)$.
+    /// deg, $\zeta \in [0.05, 2]$ (see "Ties" in the module docs), start at the
+    /// package's $(1.4, 0.15)$.
     pub fn new(bins: LooBins) -> Self {
         Self {
             bins,
             filter: VoidFilter::PositiveInAllBins,
             metric: SpatialMetric::FlatLb,
             sigma_range_deg: (0.2, 6.0),
-            zeta_range: (0.01, 2.0),
+            zeta_range: (0.05, 2.0),
             start: (1.4, 0.15),
         }
     }
@@ -199,6 +210,36 @@ fn near_bound(x: f64, (lo, hi): (f64, f64)) -> bool {
     (x / lo).ln() < 1e-3 || (hi / x).ln() < 1e-3
 }
 
+/// Maximises the leave-one-out log-likelihood of one energy bin (the voids that
+/// `params.filter` keeps in it); `params.bins` is ignored.
+///
+/// # Errors
+/// Invalid ranges or start; `bin` out of range or with fewer than 2 voids; an
+/// optimiser failure.
+pub fn optimise_loo_bin(voids: &VoidSample, bin: usize, params: &LooParams) -> Result<LooFit> {
+    params.check()?;
+    let idx = voids_of_bin(voids, params.filter, bin)?;
+    if idx.len() < 2 {
+        return Err(Error::empty(
+            format!("voids of energy bin {bin}"),
+            "leave-one-out needs at least two",
+        )
+        .into());
+    }
+    let kde = kde_of_bin(voids, &idx, bin, params)?;
+    let opt = kde.optimise_loo(params.sigma_range_deg, params.zeta_range)?;
+    Ok(LooFit {
+        bins: vec![bin],
+        n_voids: vec![idx.len()],
+        sigma_deg: opt.sigma_deg,
+        zeta: opt.zeta,
+        loo_ln_likelihood: opt.loo_ln_likelihood,
+        n_iter: opt.n_iter,
+        at_bound: near_bound(opt.sigma_deg, params.sigma_range_deg)
+            || near_bound(opt.zeta, params.zeta_range),
+    })
+}
+
 /// Maximises the leave-one-out log-likelihood over $(\sigma, \zeta)$ as chosen by
 /// `params.bins`: one [`LooFit`] for [`LooBins::Package`] and [`LooBins::Joint`],
 /// one per bin for [`LooBins::PerBin`].
@@ -207,28 +248,7 @@ fn near_bound(x: f64, (lo, hi): (f64, f64)) -> bool {
 /// Invalid ranges or start; a bin with fewer than 2 voids; an optimiser failure.
 pub fn optimise_loo(voids: &VoidSample, params: &LooParams) -> Result<Vec<LooFit>> {
     params.check()?;
-    let single = |bin: usize| -> Result<LooFit> {
-        let idx = voids_of_bin(voids, params.filter, bin)?;
-        if idx.len() < 2 {
-            return Err(Error::empty(
-                format!("voids of energy bin {bin}"),
-                "leave-one-out needs at least two",
-            )
-            .into());
-        }
-        let kde = kde_of_bin(voids, &idx, bin, params)?;
-        let opt = kde.optimise_loo(params.sigma_range_deg, params.zeta_range)?;
-        Ok(LooFit {
-            bins: vec![bin],
-            n_voids: vec![idx.len()],
-            sigma_deg: opt.sigma_deg,
-            zeta: opt.zeta,
-            loo_ln_likelihood: opt.loo_ln_likelihood,
-            n_iter: opt.n_iter,
-            at_bound: near_bound(opt.sigma_deg, params.sigma_range_deg)
-                || near_bound(opt.zeta, params.zeta_range),
-        })
-    };
+    let single = |bin: usize| optimise_loo_bin(voids, bin, params);
     match params.bins {
         LooBins::Package => Ok(vec![single(0)?]),
         LooBins::PerBin => (0..voids.n_bins()).map(single).collect(),
@@ -344,7 +364,6 @@ impl MultiBinLoo {
     pub fn value_and_gradient(&self, sigma_deg: f64, zeta: f64) -> Result<(f64, [f64; 2])> {
         darkprobe_core::error::check_positive("sigma_deg", sigma_deg)?;
         darkprobe_core::error::check_positive("zeta", zeta)?;
-        let nb = self.bins.len();
         let (s2, z2) = (sigma_deg * sigma_deg, zeta * zeta);
         let cut = LOO_CUTOFF_SIGMAS * sigma_deg;
         let chord_cut = if cut >= 180.0 {
@@ -377,7 +396,7 @@ impl MultiBinLoo {
                     }
                 }
                 let mut out = (0.0, 0.0, 0.0);
-                for bi in 0..nb {
+                for (bi, &lc) in ln_const.iter().enumerate() {
                     let uj = self.ln_y[j][bi];
                     if uj.is_nan() {
                         continue;
@@ -404,11 +423,7 @@ impl MultiBinLoo {
                                 sd += r * d2;
                                 su += r * du2;
                             }
-                            Some((
-                                m + s.ln() + ln_const[bi],
-                                sd / s / s2 - 2.0,
-                                su / s / z2 - 1.0,
-                            ))
+                            Some((m + s.ln() + lc, sd / s / s2 - 2.0, su / s / z2 - 1.0))
                         };
                     let r = acc(&mut nbrs.iter().copied()).or_else(|| {
                         // No neighbour within the cut-off: the full sum.

@@ -336,7 +336,7 @@ impl SkyCube {
     /// non-finite or negative value (named by plane and pixel).
     pub fn new(pix: Pixelization, data: Vec<f64>) -> Result<Self> {
         let np = pix.n_pix();
-        if data.is_empty() || data.len() % np != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(np) {
             return Err(Error::shape(
                 "sky cube data",
                 format!("a positive multiple of {np} pixels"),

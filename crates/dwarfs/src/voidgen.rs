@@ -178,7 +178,7 @@ impl VoidSelectionParams {
             ("min_sep_void_deg", self.min_sep_void_deg),
             ("point_source_radius_deg", self.point_source_radius_deg),
         ] {
-            if !(v >= 0.0 && v <= 90.0) {
+            if !(0.0..=90.0).contains(&v) {
                 return Err(Error::invalid_param(n, v, "in [0, 90] degrees").into());
             }
         }

@@ -134,8 +134,8 @@ fn car_patch_voids_recover_the_diffuse_background_and_avoid_sources() {
 
     // The exposure is the region mean of the simulated exposure map.
     for (c, e) in m.centres.iter().zip(&m.exposure_cm2_s) {
-        for k in 0..4 {
-            assert!((e[k] / sky.exposure_at(c.1, k) - 1.0).abs() < 2e-3);
+        for (k, ek) in e.iter().enumerate() {
+            assert!((ek / sky.exposure_at(c.1, k) - 1.0).abs() < 2e-3);
         }
     }
 
