@@ -26,8 +26,8 @@
 //! count gets $\ln p_{-j} \approx -\ln\zeta + \text{const} \to +\infty$, so once $\sigma$ is large
 //! enough for every void to have such a twin, $\mathcal L$ is unbounded. The maxima
 //! reported are therefore local ones: on the real voids they are interior for
-//! bins 0-2 and for the joint fit, while in the lower-count bins the optimiser runs
-//! to the lower end of the $\zeta$ range. The default range starts at
+//! bins 0, 1, 2, 4, 5 and for the joint fit, while in bin 3 the optimiser runs to
+//! the lower end of the $\zeta$ range (with $\sigma \approx 3.4$ deg). The default range starts at
 //! $\zeta = 0.05$, about the spacing of $\ln n$ for the counts of a void; check
 //! [`LooFit::at_bound`].
 //!
