@@ -48,7 +48,8 @@ impl LrTest {
         let significance_sigma = if dof == 1 {
             ts.sqrt()
         } else if p_value > 0.0 {
-            normal_quantile(1.0 - 0.5 * p_value)?
+            // The upper quantile through the lower tail, accurate for tiny p.
+            -normal_quantile(0.5 * p_value)?
         } else {
             // p underflowed: fall back on the one-dof value, a lower bound.
             ts_to_significance(ts, Sidedness::TwoSided)?

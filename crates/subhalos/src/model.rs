@@ -17,6 +17,11 @@ use crate::shift::{
     ln_c_scaled, ModulationQuadrature, SigmoidShift, CENTRE_BOUNDS, DEFAULT_MAX_STEEPNESS,
 };
 
+/// EM iterations run from every start before the best runs are continued.
+const SCREEN_ITER: usize = 12;
+/// Runs continued to convergence after screening.
+const KEEP_AFTER_SCREEN: usize = 2;
+
 /// Which kind of dataset shift the model allows (the rows of the paper's
 /// model-comparison table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,6 +107,11 @@ pub struct EmOptions {
     /// Settings of the numerical M-step for the six shift parameters (L-BFGS
     /// with the analytic gradient).
     pub m_step: MinimizeOptions,
+    /// Run EM from several starting points and keep the best (default `true`;
+    /// ignored when `initial_shift` is given). The likelihood of the shifted
+    /// models has several local maxima (a tilt in $\beta$ trades off against
+    /// the Galactic fraction), so a single start can stop at a poorer one.
+    pub multi_start: bool,
 }
 
 impl Default for EmOptions {
@@ -116,6 +126,7 @@ impl Default for EmOptions {
                 allow_unconverged: true,
                 ..MinimizeOptions::default()
             },
+            multi_start: true,
         }
     }
 }
@@ -780,6 +791,12 @@ impl ShiftMixture {
     /// with the analytic gradient, starting from the current value and keeping
     /// it only if $Q_\theta$ increases. Every iteration therefore raises $\ln L$.
     ///
+    /// With [`EmOptions::multi_start`] EM runs 12 iterations from each of up to
+    /// ten starting points (flat modulation; the eight sign patterns of slopes
+    /// of steepness 4 centred mid-ROI; equal class weights), continues the two
+    /// best runs to convergence and returns the better one: its $\ln L$
+    /// history, with `n_iter` summed over all runs.
+    ///
     /// # Errors
     /// Invalid options or extras, a source with zero density, or a non-finite
     /// likelihood. Running out of iterations is not an error: the report says
@@ -793,7 +810,94 @@ impl ShiftMixture {
     ) -> Result<MixtureFit> {
         opts.check()?;
         self.check_extras(data, extras)?;
-        let mut state = self.initial_state(kind, extras, opts);
+        let starts = self.starts(kind, extras, opts);
+        let mut total_iter = 0;
+        // Screening: a few iterations from every start, then the most
+        // promising runs continue to convergence.
+        let mut runs = Vec::with_capacity(starts.len());
+        for start in starts {
+            let screen = if runs.is_empty() && !opts.multi_start {
+                opts.max_iter
+            } else {
+                SCREEN_ITER.min(opts.max_iter)
+            };
+            let run = self.em_run(data, kind, extras, opts, start, screen)?;
+            total_iter += run.2.n_iter;
+            runs.push(run);
+        }
+        runs.sort_by(|a, b| b.1.ln_l.total_cmp(&a.1.ln_l));
+        let mut best: Option<(State, Eval, FitReport, Vec<f64>)> = None;
+        for (state, ev, report, mut history) in runs.into_iter().take(KEEP_AFTER_SCREEN) {
+            let used = report.n_iter;
+            let (state, ev, mut report) = if report.converged || used >= opts.max_iter {
+                (state, ev, report)
+            } else {
+                let (st, ev2, rep, more) =
+                    self.em_run(data, kind, extras, opts, state, opts.max_iter - used)?;
+                total_iter += rep.n_iter;
+                history.extend_from_slice(&more[1..]);
+                (st, ev2, rep)
+            };
+            report.n_iter = history.len() - 1;
+            if best.as_ref().is_none_or(|b| ev.ln_l > b.1.ln_l) {
+                best = Some((state, ev, report, history));
+            }
+        }
+        let Some((state, ev, mut report, history)) = best else {
+            return Err(Error::empty("EM starting points", "internal: no start was tried").into());
+        };
+        report.n_iter = total_iter;
+        self.finish(kind, extras, &state, &ev, report, history)
+    }
+
+    /// The starting points of the EM fit: the flat start (or the user's
+    /// shift) and, with `multi_start`, the eight sign patterns of a moderate
+    /// steepness (4) centred mid-ROI, and the flat start with equal class weights.
+    fn starts(&self, kind: ShiftKind, extras: &[ExtraComponent], opts: &EmOptions) -> Vec<State> {
+        let first = self.initial_state(kind, extras, opts);
+        let mut out = vec![first.clone()];
+        if !opts.multi_start || opts.initial_shift.is_some() {
+            return out;
+        }
+        if kind.covariate() {
+            for signs in 0..8u32 {
+                let mut st = first.clone();
+                let t: [f64; 6] = std::array::from_fn(|j| {
+                    if j < 3 {
+                        if signs & (1 << j) != 0 {
+                            4.0
+                        } else {
+                            -4.0
+                        }
+                    } else {
+                        0.5
+                    }
+                });
+                st.theta = Some(t);
+                out.push(st);
+            }
+        }
+        if let Astro::Free(pi) = &first.astro {
+            let total: f64 = pi.iter().sum();
+            let mut st = first.clone();
+            st.astro = Astro::Free(vec![total / pi.len() as f64; pi.len()]);
+            if st != first {
+                out.push(st);
+            }
+        }
+        out
+    }
+
+    /// One EM run from `state`.
+    fn em_run(
+        &self,
+        data: &PreparedData,
+        kind: ShiftKind,
+        extras: &[ExtraComponent],
+        opts: &EmOptions,
+        mut state: State,
+        max_iter: usize,
+    ) -> Result<(State, Eval, FitReport, Vec<f64>)> {
         let mut ev = self.evaluate(data, extras, &state)?;
         let mut history = vec![ev.ln_l];
         let k = self.classes.len();
@@ -807,7 +911,7 @@ impl ShiftMixture {
         let bounds = self.theta_bounds();
         let mut converged = false;
         let mut n_iter = 0;
-        while n_iter < opts.max_iter {
+        while n_iter < max_iter {
             n_iter += 1;
             // Closed-form weights.
             let n_astro: f64 = ev.n_c[..k].iter().sum();
@@ -866,7 +970,7 @@ impl ShiftMixture {
             converged,
             ln_l: ev.ln_l,
         };
-        self.finish(kind, extras, &state, &ev, report, history)
+        Ok((state, ev, report, history))
     }
 
     /// Fits model `kind` by maximising $\ln L$ directly over all free parameters

@@ -167,13 +167,13 @@ fn recovers_injected_prevalence_and_shift_over_seeds() {
         let t_scaled = truth.to_scaled(model.roi());
         for seed in 0..4u64 {
             let data = mock(&model, pi_gal, Some(truth), n, 100 + seed);
+            // One (flat) start: the multi-start search is exercised elsewhere.
+            let single = EmOptions {
+                multi_start: false,
+                ..EmOptions::default()
+            };
             let fit = model
-                .fit(
-                    &data,
-                    ShiftKind::PriorAndCovariate,
-                    &[],
-                    &EmOptions::default(),
-                )
+                .fit(&data, ShiftKind::PriorAndCovariate, &[], &single)
                 .unwrap();
             assert!(fit.report.converged);
             let got = fit.params.class_weights[1];
@@ -502,7 +502,8 @@ mod prop {
         fn em_ascent_for_random_catalogs(seed in 0u64..1000, pi in 0.05f64..0.8) {
             let model = toy_model(seed, 40);
             let data = mock(&model, pi, Some(truth_shift()), 120, seed + 1);
-            let fit = model.fit(&data, ShiftKind::PriorAndCovariate, &[], &EmOptions::default()).unwrap();
+            let single = EmOptions { multi_start: false, ..EmOptions::default() };
+            let fit = model.fit(&data, ShiftKind::PriorAndCovariate, &[], &single).unwrap();
             for w in fit.ln_l_history.windows(2) {
                 prop_assert!(w[1] >= w[0] - 1e-9);
             }
