@@ -105,7 +105,9 @@ pub struct EmOptions {
     /// Starting modulation (default: flat, all slopes zero, centres mid-ROI).
     pub initial_shift: Option<SigmoidShift>,
     /// Settings of the numerical M-step for the six shift parameters (L-BFGS
-    /// with the analytic gradient).
+    /// with the analytic gradient; default at most 40 iterations per M-step,
+    /// which keeps EM monotone, as only improvements are accepted, and saves
+    /// time far from convergence).
     pub m_step: MinimizeOptions,
     /// Run EM from several starting points and keep the best (default `true`;
     /// ignored when `initial_shift` is given). The likelihood of the shifted
@@ -121,7 +123,7 @@ impl Default for EmOptions {
             tol: 1e-9,
             initial_shift: None,
             m_step: MinimizeOptions {
-                max_iter: 500,
+                max_iter: 40,
                 grad_tol: 1e-9,
                 allow_unconverged: true,
                 ..MinimizeOptions::default()
@@ -977,7 +979,8 @@ impl ShiftMixture {
     /// (softmax logits of the free weights and the six shift parameters) with
     /// L-BFGS and the analytic gradient (Fisher's identity: the gradient of
     /// $\ln L$ equals that of the EM function $Q$ at the current point). An
-    /// independent check of [`fit`](Self::fit).
+    /// independent check of [`fit`](Self::fit). It uses `opts.m_step` with at
+    /// least 5000 iterations, from the single flat start.
     ///
     /// # Errors
     /// As [`fit`](Self::fit), or a failed optimisation.
@@ -1089,7 +1092,12 @@ impl ShiftMixture {
             }
             Ok(-ev.ln_l / n_data)
         });
-        let m = minimize(&objective, &x0, &bounds, &opts.m_step)?;
+        // The M-step settings, without their per-step iteration cap.
+        let mo = MinimizeOptions {
+            max_iter: opts.m_step.max_iter.max(5000),
+            ..opts.m_step
+        };
+        let m = minimize(&objective, &x0, &bounds, &mo)?;
         let state = state_of(&m.x);
         let ev = self.evaluate(data, extras, &state)?;
         let report = FitReport {

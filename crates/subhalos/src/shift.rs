@@ -18,8 +18,8 @@
 //!   \sigma\big(b_d (t - c_d)\big)\, \mathcal N(t;\, \mu_{id}, h_d^2)\, dt,$$
 //! with $M_k$ the KDE's exact mass inside the ROI. Each one-dimensional integral
 //! is computed by composite Gauss-Legendre quadrature (order 8) on a grid of
-//! nodes common to all kernels, with panels no wider than the kernel width
-//! $h_d$ and than $1/|b|_\mathrm{max}$; the matrix of Gaussian values at the
+//! nodes common to all kernels, with panels no wider than twice the kernel
+//! width $h_d$ and than $2/|\tilde b|_\mathrm{max}$ (in ROI units); the matrix of Gaussian values at the
 //! nodes is computed once, so one evaluation of $Z_k$ and its six derivatives
 //! costs three matrix-vector products per feature. The same rule applied with
 //! $C \equiv 1$ reproduces the exact box masses to about $10^{-13}$ relative
@@ -42,6 +42,8 @@ pub const DEFAULT_MAX_STEEPNESS: f64 = 30.0;
 pub const CENTRE_BOUNDS: (f64, f64) = (-1.0, 2.0);
 /// Gauss-Legendre order per panel.
 const QUAD_ORDER: usize = 8;
+/// Panel width in units of the smallest scale (kernel width, inverse steepness).
+const PANEL_PER_SCALE: f64 = 2.0;
 
 /// The covariate-shift modulation $C(x) = \prod_{d=1}^3 \sigma(b_d (x_d - c_d))$,
 /// $\sigma(t) = 1/(1 + e^{-t})$, in physical units.
@@ -155,7 +157,9 @@ impl ModulationQuadrature {
         let mut phi: [Vec<f64>; 3] = Default::default();
         for d in 0..N_FEATURES {
             let h_u = h[d] / w[d];
-            let panel = h_u.min(1.0 / max_steepness).min(0.25);
+            let panel = (PANEL_PER_SCALE * h_u)
+                .min(PANEL_PER_SCALE / max_steepness)
+                .min(0.25);
             let panels = (1.0 / panel).ceil() as usize;
             let pw = 1.0 / panels as f64;
             let mut gw = Vec::with_capacity(panels * QUAD_ORDER);
@@ -194,8 +198,8 @@ impl ModulationQuadrature {
         let mut total = 0.0;
         for i in 0..n {
             let mut prod = q.kernel_w[i];
-            for d in 0..N_FEATURES {
-                prod *= q.row_dot(d, i, &ones[d]);
+            for (d, one) in ones.iter().enumerate() {
+                prod *= q.row_dot(d, i, one);
             }
             total += prod;
         }
@@ -255,17 +259,32 @@ impl ModulationQuadrature {
         let mut total = 0.0;
         let mut g = [0.0; 6];
         for i in 0..self.n {
+            // One pass over each row gives the integral and its two derivatives.
             let mut iv = [0.0; 3];
+            let mut ib = [0.0; 3];
+            let mut ic = [0.0; 3];
             for d in 0..N_FEATURES {
-                iv[d] = self.row_dot(d, i, &s[d]);
+                let gn = self.nodes[d].len();
+                let row = &self.phi[d][i * gn..(i + 1) * gn];
+                if want_grad {
+                    let (mut a, mut b, mut c) = (0.0, 0.0, 0.0);
+                    for (((p, sv), db), dc) in row.iter().zip(&s[d]).zip(&ds_db[d]).zip(&ds_dc[d]) {
+                        a += p * sv;
+                        b += p * db;
+                        c += p * dc;
+                    }
+                    (iv[d], ib[d], ic[d]) = (a, b, c);
+                } else {
+                    iv[d] = row.iter().zip(&s[d]).map(|(p, sv)| p * sv).sum();
+                }
             }
             let w = self.kernel_w[i];
             total += w * iv[0] * iv[1] * iv[2];
             if want_grad {
+                let others = [iv[1] * iv[2], iv[0] * iv[2], iv[0] * iv[1]];
                 for d in 0..N_FEATURES {
-                    let others: f64 = (0..N_FEATURES).filter(|e| *e != d).map(|e| iv[e]).product();
-                    g[d] += w * others * self.row_dot(d, i, &ds_db[d]);
-                    g[3 + d] += w * others * self.row_dot(d, i, &ds_dc[d]);
+                    g[d] += w * others[d] * ib[d];
+                    g[3 + d] += w * others[d] * ic[d];
                 }
             }
         }
