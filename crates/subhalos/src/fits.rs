@@ -418,6 +418,55 @@ mod tests {
     }
 
     #[test]
+    fn seven_band_catalog_without_optional_columns() {
+        // 4FGL / DR2 layout: 7 bands, the last one 30 GeV - 1 TeV; no
+        // LP_Flux_Density or Energy_Flux100 (the band sum is the only flux).
+        let p = temp_path("seven.fits");
+        let _ = std::fs::remove_file(&p);
+        let mut f = FitsFile::create(&p).open().unwrap();
+        let col = |name: &str, t: ColumnDataType, r: usize| {
+            ColumnDescription::new(name)
+                .with_type(t)
+                .that_repeats(r)
+                .create()
+                .unwrap()
+        };
+        let desc = vec![
+            col("SOURCE_NAME", ColumnDataType::String, 18),
+            col("glat", ColumnDataType::Double, 1),
+            col("Pivot_Energy", ColumnDataType::Double, 1),
+            col("LP_Index", ColumnDataType::Double, 1),
+            col("LP_beta", ColumnDataType::Double, 1),
+            col("Flux_Band", ColumnDataType::Double, 7),
+            col("CLASS1", ColumnDataType::String, 5),
+        ];
+        let hdu = f.create_table("LAT_Point_Source_Catalog", &desc).unwrap();
+        hdu.write_col(
+            &mut f,
+            "SOURCE_NAME",
+            &["4FGL J1".to_string(), "4FGL J2".to_string()],
+        )
+        .unwrap();
+        hdu.write_col(&mut f, "glat", &[20.0f64, -60.0]).unwrap();
+        hdu.write_col(&mut f, "Pivot_Energy", &[1000.0f64, 3000.0])
+            .unwrap();
+        hdu.write_col(&mut f, "LP_Index", &[2.0f64, 1.8]).unwrap();
+        hdu.write_col(&mut f, "LP_beta", &[0.2f64, 0.35]).unwrap();
+        let bands: Vec<f64> = (0..14).map(|i| 1e-9 / (1 + i % 7) as f64).collect();
+        hdu.write_col(&mut f, "Flux_Band", &bands).unwrap();
+        hdu.write_col(&mut f, "CLASS1", &["fsrq".to_string(), "msp".to_string()])
+            .unwrap();
+        drop(f);
+        let cat = read_4fgl_fits(&p).unwrap();
+        let expected: f64 = bands[1..7].iter().sum();
+        assert!((cat.sources[0].features.log10_flux_ph_cm2_s - expected.log10()).abs() < 1e-12);
+        assert_eq!(cat.sources[1].group, Some(ClassGroup::Galactic));
+        assert!(
+            (cat.sources[1].features.alpha_1gev - (1.8 + 0.7 * (1.0f64 / 3.0).ln())).abs() < 1e-12
+        );
+    }
+
+    #[test]
     fn unknown_class_and_missing_file_are_clear_errors() {
         let p = temp_path("badclass.fits");
         let mut rs = rows();

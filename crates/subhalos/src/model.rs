@@ -800,7 +800,8 @@ impl ShiftMixture {
     /// history, with `n_iter` summed over all runs.
     ///
     /// # Errors
-    /// Invalid options or extras, a source with zero density, or a non-finite
+    /// Invalid options or extras, a source with zero density, a non-finite
+    /// M-step objective ([`Error::Numerical`](darkprobe_core::Error::Numerical)), or a non-finite
     /// likelihood. Running out of iterations is not an error: the report says
     /// `converged = false`.
     pub fn fit(
@@ -951,10 +952,11 @@ impl ShiftMixture {
                 });
                 let mut g0 = [0.0; 6];
                 let q0 = self.q_theta(data, free, &ev.r_astro, &n_class, &theta0, &mut g0);
-                if let Ok(m) = minimize(&objective, &theta0, &bounds, &opts.m_step) {
-                    if -m.f_x > q0 {
-                        next.theta = Some(self.clamp_theta(std::array::from_fn(|j| m.x[j])));
-                    }
+                // Running out of M-step iterations is fine (only improvements
+                // are kept); a numerical failure of the objective is an error.
+                let m = minimize(&objective, &theta0, &bounds, &opts.m_step)?;
+                if -m.f_x > q0 {
+                    next.theta = Some(self.clamp_theta(std::array::from_fn(|j| m.x[j])));
                 }
             }
             let new_ev = self.evaluate(data, extras, &next)?;
