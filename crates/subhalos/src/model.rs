@@ -801,7 +801,7 @@ impl ShiftMixture {
     ///
     /// # Errors
     /// Invalid options or extras, a source with zero density, a non-finite
-    /// M-step objective ([`Error::Numerical`](darkprobe_core::Error::Numerical)), or a non-finite
+    /// M-step objective ([`Error::Numerical`]), or a non-finite
     /// likelihood. Running out of iterations is not an error: the report says
     /// `converged = false`.
     pub fn fit(
