@@ -76,9 +76,9 @@ use darkprobe_core::table::CsvWriter;
 use darkprobe_core::{par, Error};
 use darkprobe_kde::ScaleSearch;
 use darkprobe_limits::likelihood::{
-    BackgroundModel as LikBackground, BackgroundScaling, EmpiricalLogJ, GaussianLogJ,
-    JFactorModel, JNormalisation, LimitMethod, LimitOptions, LnDensity1d, ProfileCurve,
-    ProfileOptions, StackedLikelihood, Target, UpperLimit,
+    BackgroundModel as LikBackground, BackgroundScaling, EmpiricalLogJ, GaussianLogJ, JFactorModel,
+    JNormalisation, LimitMethod, LimitOptions, LnDensity1d, ProfileCurve, ProfileOptions,
+    StackedLikelihood, Target, UpperLimit,
 };
 use darkprobe_limits::spectrum::{
     photon_yields, signal_coefficients, BinIntegration, Particle, Spectrum,
@@ -320,7 +320,10 @@ impl LimitScan {
     /// # Errors
     /// I/O errors naming the file.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
-        let per = self.rows.first().is_some_and(|r| !r.per_dwarf_ul_cm3_s.is_empty());
+        let per = self
+            .rows
+            .first()
+            .is_some_and(|r| !r.per_dwarf_ul_cm3_s.is_empty());
         let mut header: Vec<String> = [
             "mass_gev",
             "sigma_v_ul_cm3_s",
@@ -457,7 +460,14 @@ impl DwarfAnalysis {
         }
         self.inputs
             .iter()
-            .map(|d| Ok(signal_coefficients(mass_gev, &n, &d.exposure_cm2_s, self.options.particle)?))
+            .map(|d| {
+                Ok(signal_coefficients(
+                    mass_gev,
+                    &n,
+                    &d.exposure_cm2_s,
+                    self.options.particle,
+                )?)
+            })
             .collect()
     }
 
@@ -639,4 +649,73 @@ fn target(d: &DwarfInput, options: &AnalysisOptions, n_bins: usize) -> Result<Ta
         j_factor,
         background,
     )?)
+}
+
+/// Mock dwarfs for tests and demonstrations: `n` dwarfs with 6 bins (the
+/// package's edges), background counts $\hat B_{ib} = a_i\,(60, 45, 38, 30, 40, 20)$
+/// with $a_i$ between 0.6 and 1.6, exposures $(2.5\text{-}4)\times10^{11}$ cm² s,
+/// $\log_{10}J_i$ between 17.6 and 19.0 with width 0.15 dex, a Gaussian prior of
+/// width 0.15 on $B_i$ at $\ln\hat B_{i0}$, and counts drawn from
+/// $\mathrm{Pois}(\hat B_{ib} + \langle\sigma v\rangle_\mathrm{true} J_i k_{ib})$ with the
+/// spectrum at `mass_gev` (the true $J_i$ is the table value). The bins are
+/// those of `options` (6 edges expected).
+///
+/// # Errors
+/// `n == 0`, a negative or non-finite cross-section, edges other than 7,
+/// the spectrum's errors.
+pub fn mock_dwarfs<S: Spectrum + ?Sized, R: rand::Rng + ?Sized>(
+    n: usize,
+    spectrum: &S,
+    mass_gev: f64,
+    sigma_v_true_cm3_s: f64,
+    options: &AnalysisOptions,
+    rng: &mut R,
+) -> Result<Vec<DwarfInput>> {
+    use darkprobe_limits::likelihood::NormalLnDensity;
+    use rand_distr::{Distribution, Poisson};
+    if n == 0 {
+        return Err(Error::empty("mock dwarfs", "ask for at least one").into());
+    }
+    if !(sigma_v_true_cm3_s.is_finite() && sigma_v_true_cm3_s >= 0.0) {
+        return Err(Error::invalid_param("sigma_v_true_cm3_s", sigma_v_true_cm3_s, ">= 0").into());
+    }
+    if options.edges_gev.len() != 7 {
+        return Err(Error::shape("mock dwarf energy edges", 7, options.edges_gev.len()).into());
+    }
+    let shape = [60.0, 45.0, 38.0, 30.0, 40.0, 20.0];
+    let n_gamma = photon_yields(spectrum, mass_gev, &options.edges_gev, options.integration)?;
+    (0..n)
+        .map(|i| {
+            let t = if n > 1 {
+                i as f64 / (n - 1) as f64
+            } else {
+                0.5
+            };
+            let a = 0.6 + 1.0 * ((i * 7) % n.max(1)) as f64 / n.max(1) as f64;
+            let exposure = vec![2.5e11 + 1.5e11 * t; 6];
+            let log10_j = 17.6 + 1.4 * ((i * 3) % n.max(1)) as f64 / n.max(1) as f64;
+            let k = signal_coefficients(mass_gev, &n_gamma, &exposure, options.particle)?;
+            let ln_b_hat: Vec<f64> = shape.iter().map(|s| (a * s).ln()).collect();
+            let counts = (0..6)
+                .map(|b| {
+                    let mu = a * shape[b] + sigma_v_true_cm3_s * 10f64.powf(log10_j) * k[b];
+                    let p = Poisson::new(mu).map_err(|e| {
+                        Error::numerical("mock counts", 0, mu, format!("Poisson mean: {e}"))
+                    })?;
+                    Ok(p.sample(rng) as u64)
+                })
+                .collect::<Result<Vec<u64>>>()?;
+            let prior: Arc<dyn LnDensity1d> = Arc::new(NormalLnDensity::new(ln_b_hat[0], 0.15)?);
+            Ok(DwarfInput {
+                name: format!("Mock{}", i + 1),
+                counts,
+                exposure_cm2_s: exposure,
+                ln_b_hat,
+                log10_j,
+                log10_j_sigma: 0.15,
+                log10_j_samples: None,
+                background_prior: Some(prior),
+            })
+        })
+        .collect()
 }

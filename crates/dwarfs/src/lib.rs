@@ -100,7 +100,10 @@ pub mod skymap;
 pub mod voidgen;
 pub mod voids;
 
-pub use analysis::{AnalysisOptions, Case, DwarfAnalysis, DwarfInput, JBandwidth, JFactorPrior, LimitScan, MassLimit};
+pub use analysis::{
+    AnalysisOptions, Case, DwarfAnalysis, DwarfInput, JBandwidth, JFactorPrior, LimitScan,
+    MassLimit,
+};
 pub use background::{BackgroundModel, BackgroundParams, DwarfBackground};
 pub use binning::EnergyBinning;
 pub use darkprobe_kde::SpatialMetric;
