@@ -4,7 +4,7 @@
 //! Each mock dwarf has 6 energy bins with a known background, a J-factor with
 //! a 0.15 dex uncertainty and a Gaussian prior of width 0.15 on its ln
 //! background; its counts are Poisson draws of background plus the signal of
-//! a 100 GeV particle annihilating with $\langle\sigma v\rangle = 10^{-23}$
+//! a 100 GeV particle annihilating with $\langle\sigma v\rangle = 3\times10^{-23}$
 //! cm³/s into a soft $E^{-1.5}$ spectrum. The step profiles J and the
 //! background (case JB), checks that the injected cross-section lies inside
 //! the 95% profile-likelihood interval at 100 GeV and that the signal is
