@@ -40,7 +40,7 @@ pub struct DwarfsArgs {
 /// Subcommands of `darkprobe dwarfs`.
 #[derive(Debug, Subcommand)]
 pub enum DwarfsCommand {
-    /// Upper limits on <sigma v> versus mass, stacked and per dwarf (CSV and plot).
+    /// Upper limits on `<sigma v>` versus mass, stacked and per dwarf (CSV and plot).
     Limits(LimitsArgs),
     /// Optimise the background smoothing on the voids (optional) and write the
     /// predicted background of each dwarf.
@@ -77,7 +77,7 @@ pub struct AnalysisArgs {
     /// Threshold on -2 delta ln L for the limit.
     #[arg(long, default_value_t = 3.84)]
     pub ts: f64,
-    /// Read the limit from a spline on the package's grid of <sigma v> instead of the exact root.
+    /// Read the limit from a spline on the package's grid of `<sigma v>` instead of the exact root.
     #[arg(long)]
     pub package_grid: bool,
     /// Exact yields (log-log interpolation, Gauss-Legendre in bins) instead of

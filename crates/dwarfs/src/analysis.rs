@@ -10,7 +10,7 @@
 //! $\mu_{ib} = \langle\sigma v\rangle\,J_i\,k_{ib}$ with
 //! $k_{ib} = N_b\,\mathcal E_{ib}/(8\pi m^2)$ (Majorana). The stacked likelihood is
 //! $$-2\ln L = \sum_i\Big[\sum_b -2\ln\mathrm{Pois}\big(n_{ib}\,\big|\,\mu_{ib} + e^{\beta_{ib}}\big)
-//!   - 2\ln p_J(\log_{10}J_i) - 2\ln p_B(B_i)\Big],$$
+//!   -2\ln p_J(\log_{10}J_i) -2\ln p_B(B_i)\Big],$$
 //! profiled over the nuisances of each dwarf:
 //! - **case J** ([`Case::J`]): $\beta_{ib} = \ln\hat B_{ib}$ fixed, only $\log_{10}J_i$ profiled;
 //! - **case JB** ([`Case::JB`]): $\beta_{ib} = B_i\,r_{ib}$ with
@@ -626,7 +626,7 @@ fn target(d: &DwarfInput, options: &AnalysisOptions, n_bins: usize) -> Result<Ta
         Case::J => LikBackground::Fixed(d.ln_b_hat.iter().map(|x| x.exp()).collect()),
         Case::JB => {
             let b0 = d.ln_b_hat[0];
-            if !(b0 > 0.0) {
+            if b0.is_nan() || b0 <= 0.0 {
                 return Err(Error::invalid_param(
                     format!("ln B_hat[0] of dwarf '{name}'"),
                     b0,
