@@ -4,6 +4,12 @@
 //! the JB background pdf at a dwarf, keeping all voids or dropping those with
 //! relative spatial weight below e^-50.
 //!
+//!
+//! The limit scan (issue item 6): 25 masses, 8 dwarfs stacked, case JB, on one
+//! thread, including the setup (void KDE, priors at the dwarfs, tabulation),
+//! on mock dwarfs with the generated voids and, when `DARKPROBE_DATA` is set,
+//! on the real package files (PPPC bb, `scan_DM_mass.dat`).
+//!
 //! `cargo bench --bench dwarfs`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -74,5 +80,93 @@ fn bench_background(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_background);
+fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+fn bench_limit_scan(c: &mut Criterion) {
+    use darkprobe::dwarfs::analysis::{AnalysisOptions, Case, DwarfAnalysis, DwarfInput};
+    use darkprobe::limits::likelihood::LnDensity1d;
+    use darkprobe::limits::spectrum::{ChannelTable, FnSpectrum};
+    use std::sync::Arc;
+    let mut g = c.benchmark_group("dwarf_limit_scan_25_masses_8_dwarfs_jb_1_thread");
+    g.sample_size(10);
+    let masses: Vec<f64> = (0..25)
+        .map(|i| 10f64.powf(0.9 + 2.1 * i as f64 / 24.0))
+        .collect();
+    let v = voids(12_739, 1);
+    let spec = FnSpectrum::new("E^-1.5", (1.0, 1e5), |m: f64, e: f64| {
+        e.powf(-1.5) / m.sqrt()
+    })
+    .unwrap();
+    g.bench_function("mock_dwarfs_generated_voids", |bch| {
+        bch.iter(|| {
+            one_thread(|| {
+                let opts = AnalysisOptions {
+                    case: Case::JB,
+                    ..AnalysisOptions::default()
+                };
+                let model = BackgroundModel::new(&v, &opts.background).unwrap();
+                let inputs: Vec<DwarfInput> = DWARFS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(l, b))| {
+                        let bk = model.at(l, b).unwrap();
+                        let prior: Arc<dyn LnDensity1d> = Arc::new(bk.conditional().clone());
+                        DwarfInput {
+                            name: format!("D{i}"),
+                            counts: bk.ln_b_hat.iter().map(|x| x.exp().round() as u64).collect(),
+                            exposure_cm2_s: vec![3e11; 6],
+                            ln_b_hat: bk.ln_b_hat.clone(),
+                            log10_j: 18.0 + 0.1 * i as f64,
+                            log10_j_sigma: 0.2,
+                            log10_j_samples: None,
+                            background_prior: Some(prior),
+                        }
+                    })
+                    .collect();
+                let a = DwarfAnalysis::new(inputs, opts).unwrap();
+                a.scan(&spec, &masses).unwrap().rows[0].sigma_v_ul_cm3_s
+            })
+        })
+    });
+    if let Some(root) = std::env::var_os("DARKPROBE_DATA") {
+        let dir = std::path::PathBuf::from(root).join("mlfermidwarfs");
+        let pkg = darkprobe::dwarfs::PackageData::load(&dir).unwrap();
+        let masses =
+            darkprobe::dwarfs::masses::read_mass_list(dir.join("scan_DM_mass.dat")).unwrap();
+        assert_eq!(masses.len(), 25);
+        let bb = ChannelTable::read_pppc(dir.join("AtProduction_gammas.dat"))
+            .unwrap()
+            .spectrum("bb")
+            .unwrap()
+            .with_mlfermilatdwarfs_convention();
+        g.bench_function("real_package_bb", |bch| {
+            bch.iter(|| {
+                one_thread(|| {
+                    let opts = AnalysisOptions {
+                        case: Case::JB,
+                        ..AnalysisOptions::default()
+                    };
+                    let a = DwarfAnalysis::from_package(
+                        &pkg,
+                        "Carina+Draco+Fornax+LeoI+LeoII+Sculptor+Sextans+UrsaMinor",
+                        opts,
+                    )
+                    .unwrap();
+                    a.scan(&bb, &masses).unwrap().rows[0].sigma_v_ul_cm3_s
+                })
+            })
+        });
+    } else {
+        eprintln!("DARKPROBE_DATA not set: skipping the real-data limit scan bench");
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_background, bench_limit_scan);
 criterion_main!(benches);

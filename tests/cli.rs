@@ -48,10 +48,10 @@ fn unknown_flag_is_bad_input_with_exit_code_2() {
 
 #[test]
 fn planned_group_says_so_on_one_line_and_exits_2() {
-    let out = darkprobe().args(["dwarfs", "limits"]).output().unwrap();
+    let out = darkprobe().args(["subhalos", "fit"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.starts_with("error: `darkprobe dwarfs`"), "{err}");
+    assert!(err.starts_with("error: `darkprobe subhalos`"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
@@ -98,4 +98,69 @@ fn demo_into_an_unwritable_place_fails_cleanly() {
     assert!(err.starts_with("error: cannot access"), "{err}");
     assert!(err.contains("occupied"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs DARKPROBE_DATA"]
+fn dwarfs_limits_on_real_data_writes_a_positive_limit() {
+    let dir = scratch("dwarfs-limits");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("limits.csv");
+    let out = darkprobe()
+        .args([
+            "dwarfs", "limits", "--dwarfs", "Draco", "--masses", "100", "--out",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("mass_gev,sigma_v_ul_cm3_s"));
+    let row: Vec<f64> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(row[0], 100.0);
+    assert!(
+        row[1].is_finite() && row[1] > 1e-27 && row[1] < 1e-23,
+        "{row:?}"
+    );
+    // Bad input: an unknown dwarf is a one-line error with exit status 2.
+    let bad = darkprobe()
+        .args([
+            "dwarfs", "limits", "--dwarfs", "Drako", "--masses", "100", "--out",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Drako"));
+    // check: a huge cross-section is excluded (0), a tiny one is not (1).
+    let spec = dir.join("spec.dat");
+    std::fs::write(&spec, "100 1 0.5\n100 10 0.05\n100 100 0.001\n").unwrap();
+    for (sv, code) in [("1e-22", 0), ("1e-28", 1)] {
+        let out = darkprobe()
+            .args(["dwarfs", "check"])
+            .arg(&spec)
+            .args(["--sigma-v", sv, "--dwarfs", "Draco+UrsaMinor"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod demo;
+pub mod dwarfs;
 pub mod progress;
 
 use clap::{Args, Parser, Subcommand};
@@ -39,7 +40,7 @@ pub enum Command {
     /// Run every available analysis on built-in synthetic data and write a short report.
     Demo(DemoArgs),
     /// Dwarf-spheroidal limits with a data-driven background (Calore+ 2018, Alvarez+ 2020).
-    Dwarfs(PlannedArgs),
+    Dwarfs(dwarfs::DwarfsArgs),
     /// Dark-matter subhalos among unassociated Fermi-LAT sources (Amerio+ 2025).
     Subhalos(PlannedArgs),
     /// 13CO gas maps from 12CO by Gaussian processes and a patch network (Shmakov+ 2020).
@@ -151,7 +152,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
                 Ok(EXIT_NEGATIVE)
             }
         }
-        Command::Dwarfs(_) => planned("dwarfs", "the darkprobe-dwarfs issue"),
+        Command::Dwarfs(args) => dwarfs::run(args),
         Command::Subhalos(_) => planned("subhalos", "the darkprobe-subhalos issue"),
         Command::Gasmap(_) => planned("gasmap", "the darkprobe-gasmap issue"),
         Command::Flows(_) => planned("flows", "the darkprobe-flows issue"),

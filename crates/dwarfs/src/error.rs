@@ -23,6 +23,9 @@ pub enum DwarfsError {
     /// An error from darkprobe-kde.
     #[error(transparent)]
     Kde(#[from] darkprobe_kde::KdeError),
+    /// An error from darkprobe-limits (spectra, likelihood, limits).
+    #[error(transparent)]
+    Limits(#[from] darkprobe_limits::LimitsError),
     /// An error from darkprobe-core (parse errors with file and line, invalid
     /// parameters, empty inputs, numerical failures, ...).
     #[error(transparent)]
@@ -39,6 +42,15 @@ impl DwarfsError {
                 darkprobe_kde::KdeError::Core(c) => c.is_bad_input(),
                 _ => true,
             },
+            DwarfsError::Limits(e) => match e {
+                darkprobe_limits::LimitsError::Core(c) => c.is_bad_input(),
+                darkprobe_limits::LimitsError::Kde(darkprobe_kde::KdeError::Core(c)) => {
+                    c.is_bad_input()
+                }
+                darkprobe_limits::LimitsError::UnknownChannel { .. }
+                | darkprobe_limits::LimitsError::MassOutOfRange { .. } => true,
+                _ => false,
+            },
             DwarfsError::Core(c) => c.is_bad_input(),
         }
     }
@@ -49,6 +61,25 @@ impl From<DwarfsError> for darkprobe_core::Error {
         match e {
             DwarfsError::Core(inner) => inner,
             DwarfsError::Kde(k) => k.into(),
+            DwarfsError::Limits(darkprobe_limits::LimitsError::UnknownChannel {
+                name,
+                table,
+                available,
+            }) => darkprobe_core::Error::invalid_param(
+                format!("channel in {table}"),
+                format!("'{name}'"),
+                format!("one of {available}"),
+            ),
+            DwarfsError::Limits(darkprobe_limits::LimitsError::MassOutOfRange {
+                mass_gev,
+                table,
+                reason,
+            }) => darkprobe_core::Error::invalid_param(
+                format!("mass_gev for {table}"),
+                mass_gev,
+                reason,
+            ),
+            DwarfsError::Limits(l) => l.into(),
             DwarfsError::UnknownDwarf { name, known } => darkprobe_core::Error::invalid_param(
                 "dwarf",
                 format!("'{name}'"),

@@ -84,6 +84,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod background;
 pub mod binning;
 pub mod dwarf;
@@ -99,6 +100,10 @@ pub mod skymap;
 pub mod voidgen;
 pub mod voids;
 
+pub use analysis::{
+    AnalysisOptions, Case, DwarfAnalysis, DwarfInput, JBandwidth, JFactorPrior, LimitScan,
+    MassLimit,
+};
 pub use background::{BackgroundModel, BackgroundParams, DwarfBackground};
 pub use binning::EnergyBinning;
 pub use darkprobe_kde::SpatialMetric;

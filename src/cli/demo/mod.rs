@@ -6,6 +6,7 @@
 //! injected, and returns a paragraph (plus any plot files) for the report.
 
 mod background;
+mod dwarfs;
 
 use darkprobe_core::progress::Progress;
 use darkprobe_core::{Error, Result};
@@ -62,7 +63,6 @@ impl DemoReport {
 
 /// The analyses and whether this version has their demo step yet.
 const PENDING: &[&str] = &[
-    "dwarf limits with a data-driven background (darkprobe-dwarfs)",
     "subhalos among unassociated sources (darkprobe-subhalos)",
     "gas-map regression (darkprobe-gasmap)",
     "phase-space flows (darkprobe-flows)",
@@ -76,7 +76,10 @@ const PENDING: &[&str] = &[
 pub fn run_demo(out: &Path, seed: u64, quick: bool, progress: &dyn Progress) -> Result<DemoReport> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let started = Instant::now();
-    let steps: Vec<StepOutcome> = vec![background::run(out, seed, quick, progress)?];
+    let steps: Vec<StepOutcome> = vec![
+        background::run(out, seed, quick, progress)?,
+        dwarfs::run(out, seed, quick, progress)?,
+    ];
 
     let mut md = String::new();
     let _ = writeln!(md, "# darkprobe demo report\n");
