@@ -220,3 +220,24 @@ fn threshold_is_configurable_and_csv_written() {
     ), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn single_dwarf_jb_with_counts_at_the_background_has_a_limit() {
+    // Regression: counts equal to the predicted background and a tight prior
+    // on B made the warm-started profile at sigma_v = 0 land in another
+    // nuisance optimum during the best-fit search, breaking Brent's bracket.
+    use darkprobe_limits::likelihood::NormalLnDensity;
+    use std::sync::Arc;
+    let mut inputs = mocks(5, 0.0, 5);
+    let mut d = inputs.swap_remove(1);
+    d.counts = d.ln_b_hat.iter().map(|l| l.exp().round() as u64).collect();
+    d.background_prior = Some(Arc::new(NormalLnDensity::new(60f64.ln(), 0.15).unwrap()));
+    let a = DwarfAnalysis::new(vec![d], opts(Case::JB)).unwrap();
+    for mass in [20.0, 200.0] {
+        let r = a.limit_at(&spectrum(), mass).unwrap();
+        assert!(
+            r.sigma_v_ul_cm3_s.is_finite() && r.sigma_v_ul_cm3_s > 0.0,
+            "{mass} GeV: {r:?}"
+        );
+    }
+}

@@ -262,15 +262,23 @@ impl StackedLikelihood {
         }
         let scale = 1.0 / self.counts_per_sigma_v(state);
         let (mut lo, mut hi) = (0.0, scale);
+        // The derivative values that established the bracket. Brent's method
+        // is given these at the end points instead of re-profiling there: a
+        // warm-started profile may land in another local optimum of the
+        // nuisances (e.g. a background at its bound), and an end point that
+        // changed sign would break the bracket.
+        let (mut d_lo, mut d_hi) = (d0, f64::NAN);
         let mut found = false;
         for _ in 0..100 {
             self.profile_with(hi, state)?;
             let (d, _) = self.profile_derivatives(state);
             if d > 0.0 {
+                d_hi = d;
                 found = true;
                 break;
             }
             lo = hi;
+            d_lo = d;
             hi *= 4.0;
         }
         if !found {
@@ -290,6 +298,12 @@ impl StackedLikelihood {
         };
         let root = brent_root(
             |sv: f64| {
+                if sv == lo {
+                    return Ok(finite(d_lo));
+                }
+                if sv == hi {
+                    return Ok(finite(d_hi));
+                }
                 self.profile_with(sv, state)?;
                 Ok(finite(self.profile_derivatives(state).0))
             },
