@@ -1,0 +1,325 @@
+//! [`Sequential`]: a chain of layers that owns its activation buffers.
+
+use crate::error::{invalid, shape, NnError, Result};
+use crate::exec::{Ctx, Par};
+use crate::float::Float;
+use crate::layer::{Layer, LayerSpec, ParamMut, ParamRef, Parameters};
+use crate::layers::{Activation, Dense, Init};
+use crate::matrix::Matrix;
+use rand::Rng;
+
+/// Layers applied one after the other: $f = f_L \circ \dots \circ f_1$.
+///
+/// The network keeps every layer's output from the last forward pass and two
+/// gradient buffers, so repeated training steps at a fixed batch size allocate
+/// nothing. `backward` applies the chain rule from the last layer to the first;
+/// the input gradient of the first layer is computed only when asked for.
+///
+/// ```
+/// use darkprobe_nn::{Activation, Ctx, Init, Matrix, Parameters, Sequential};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let mut net = Sequential::<f64>::mlp(&[3, 8, 1], Activation::Tanh, Init::Default, &mut rng).unwrap();
+/// assert_eq!(net.num_params(), 3 * 8 + 8 + 8 + 1);
+/// let x = Matrix::from_vec(2, 3, vec![0.1, 0.2, 0.3, -1.0, 0.0, 1.0]).unwrap();
+/// let y = net.forward(&x, &Ctx::train(0)).unwrap().clone();
+/// assert_eq!(y.shape(), (2, 1));
+/// // d(sum of outputs)/d(input), checked against a finite difference.
+/// let dy = Matrix::from_vec(2, 1, vec![1.0, 1.0]).unwrap();
+/// let dx = net.backward(&x, &dy, true, &Ctx::train(0)).unwrap().unwrap().clone();
+/// let mut xp = x.clone();
+/// xp.set(0, 1, 0.2 + 1e-6);
+/// let yp = net.predict(&xp, darkprobe_nn::Par::Seq).unwrap();
+/// let fd = (yp.get(0, 0) - y.get(0, 0)) / 1e-6;
+/// assert!((fd - dx.get(0, 1)).abs() < 1e-5);
+/// ```
+#[derive(Debug)]
+pub struct Sequential<T: Float> {
+    input_dim: usize,
+    dims: Vec<usize>,
+    layers: Vec<Box<dyn Layer<T>>>,
+    outs: Vec<Matrix<T>>,
+    grads: [Matrix<T>; 2],
+    last_rows: Option<usize>,
+}
+
+impl<T: Float> Sequential<T> {
+    /// An empty network taking inputs of width `input_dim`.
+    pub fn new(input_dim: usize) -> Self {
+        Self {
+            input_dim,
+            dims: Vec::new(),
+            layers: Vec::new(),
+            outs: Vec::new(),
+            grads: [Matrix::zeros(0, 0), Matrix::zeros(0, 0)],
+            last_rows: None,
+        }
+    }
+
+    /// Appends a layer.
+    ///
+    /// # Errors
+    /// A shape error when the layer cannot take the current output width.
+    pub fn push(&mut self, layer: impl Layer<T> + 'static) -> Result<&mut Self> {
+        self.push_boxed(Box::new(layer))
+    }
+
+    /// Appends a boxed layer.
+    ///
+    /// # Errors
+    /// A shape error when the layer cannot take the current output width.
+    pub fn push_boxed(&mut self, layer: Box<dyn Layer<T>>) -> Result<&mut Self> {
+        let d = layer.output_dim(self.output_dim())?;
+        self.dims.push(d);
+        self.layers.push(layer);
+        self.outs.push(Matrix::zeros(0, 0));
+        self.last_rows = None;
+        Ok(self)
+    }
+
+    /// Builder form of [`Sequential::push`].
+    ///
+    /// # Errors
+    /// As [`Sequential::push`].
+    pub fn with(mut self, layer: impl Layer<T> + 'static) -> Result<Self> {
+        self.push(layer)?;
+        Ok(self)
+    }
+
+    /// A multilayer perceptron with affine layers of widths `sizes`
+    /// (`sizes[0]` inputs, `sizes[last]` outputs) and `activation` between
+    /// them (none after the last).
+    ///
+    /// # Errors
+    /// An invalid-parameter error for fewer than two sizes or a zero width.
+    pub fn mlp<R: Rng + ?Sized>(
+        sizes: &[usize],
+        activation: Activation,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        if sizes.len() < 2 {
+            return Err(invalid(
+                "mlp sizes",
+                format!("{sizes:?}"),
+                "at least an input and an output width",
+            ));
+        }
+        let mut net = Sequential::new(sizes[0]);
+        for (l, w) in sizes.windows(2).enumerate() {
+            net.push(Dense::new(w[0], w[1], init, rng)?)?;
+            if l + 2 < sizes.len() {
+                net.push_boxed(activation.layer(w[1])?)?;
+            }
+        }
+        Ok(net)
+    }
+
+    /// Rebuilds a network from layer descriptions (weights zero).
+    ///
+    /// # Errors
+    /// As [`LayerSpec::build`] and [`Sequential::push`].
+    pub fn from_specs(input_dim: usize, specs: &[LayerSpec]) -> Result<Self> {
+        let mut net = Sequential::new(input_dim);
+        for s in specs {
+            net.push_boxed(s.build()?)?;
+        }
+        Ok(net)
+    }
+
+    /// The layer descriptions.
+    pub fn specs(&self) -> Vec<LayerSpec> {
+        self.layers.iter().map(|l| l.spec()).collect()
+    }
+
+    /// Input width.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    /// Output width (the input width when there are no layers).
+    pub fn output_dim(&self) -> usize {
+        self.dims.last().copied().unwrap_or(self.input_dim)
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True when there are no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Box<dyn Layer<T>>] {
+        &self.layers
+    }
+
+    /// The layers, mutable (to set weights; do not change their widths).
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer<T>>] {
+        &mut self.layers
+    }
+
+    /// Output of layer `i` from the last forward pass.
+    pub fn activation(&self, i: usize) -> Option<&Matrix<T>> {
+        self.outs.get(i)
+    }
+
+    /// Runs every layer on `x` and returns the network's output.
+    ///
+    /// # Errors
+    /// A shape error on a wrong input width; an invalid-parameter error for a
+    /// network without layers; any layer's error.
+    pub fn forward(&mut self, x: &Matrix<T>, ctx: &Ctx) -> Result<&Matrix<T>> {
+        x.expect_cols("network input", self.input_dim)?;
+        if self.layers.is_empty() {
+            return Err(invalid("network", "no layers", "at least one layer"));
+        }
+        self.last_rows = None;
+        for l in 0..self.layers.len() {
+            let (before, after) = self.outs.split_at_mut(l);
+            let input = if l == 0 { x } else { &before[l - 1] };
+            self.layers[l].forward(input, &mut after[0], ctx)?;
+        }
+        self.last_rows = Some(x.rows());
+        Ok(&self.outs[self.layers.len() - 1])
+    }
+
+    /// Back-propagates `dy` ($\partial L/\partial$ output) through the network
+    /// after a [`forward`](Sequential::forward) on the same `x`. Parameter
+    /// gradients are **added** (call [`Parameters::zero_grad`] between steps);
+    /// returns $\partial L/\partial x$ when `want_dx`.
+    ///
+    /// # Errors
+    /// [`NnError::BackwardBeforeForward`] when `forward` did not run on a batch
+    /// of `x.rows()` rows; shape errors on `x` or `dy`.
+    pub fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        dy: &Matrix<T>,
+        want_dx: bool,
+        ctx: &Ctx,
+    ) -> Result<Option<&Matrix<T>>> {
+        let n = x.rows();
+        if self.last_rows != Some(n) || self.layers.is_empty() {
+            return Err(NnError::BackwardBeforeForward {
+                layer: "sequential".into(),
+                forward_rows: self.last_rows.unwrap_or(0),
+                backward_rows: n,
+            });
+        }
+        x.expect_cols("network input", self.input_dim)?;
+        dy.expect_shape("network output gradient", n, self.output_dim())?;
+        let [mut a, mut b] = std::mem::take(&mut self.grads);
+        let nl = self.layers.len();
+        let mut result = Ok(());
+        for (step, l) in (0..nl).rev().enumerate() {
+            let need = l > 0 || want_dx;
+            let input = if l == 0 { x } else { &self.outs[l - 1] };
+            let out = &self.outs[l];
+            let layer = &mut self.layers[l];
+            let r = if step == 0 {
+                layer.backward(input, out, dy, need.then_some(&mut a), ctx)
+            } else {
+                let r = layer.backward(input, out, &a, need.then_some(&mut b), ctx);
+                std::mem::swap(&mut a, &mut b);
+                r
+            };
+            if let Err(e) = r {
+                result = Err(e);
+                break;
+            }
+        }
+        self.grads = [a, b];
+        result?;
+        Ok(if want_dx { Some(&self.grads[0]) } else { None })
+    }
+
+    /// Inference: an eval-mode forward pass, returning a copy of the output.
+    ///
+    /// # Errors
+    /// As [`Sequential::forward`].
+    pub fn predict(&mut self, x: &Matrix<T>, par: Par) -> Result<Matrix<T>> {
+        Ok(self.forward(x, &Ctx::eval().with_par(par))?.clone())
+    }
+
+    /// The vector–Jacobian product $\bar x = J_f(x)^\top \bar y$ in inference
+    /// mode, without touching parameter gradients. With `dy` a one-hot column
+    /// this is the gradient of one output with respect to the inputs.
+    ///
+    /// # Errors
+    /// As [`Sequential::forward`] and [`Sequential::backward`].
+    pub fn input_gradient(&mut self, x: &Matrix<T>, dy: &Matrix<T>, par: Par) -> Result<Matrix<T>> {
+        let ctx = Ctx::eval().with_par(par).without_param_grads();
+        self.forward(x, &ctx)?;
+        match self.backward(x, dy, true, &ctx)? {
+            Some(g) => Ok(g.clone()),
+            None => Err(shape("input gradient", "a gradient", "none")),
+        }
+    }
+}
+
+impl<T: Float> Parameters<T> for Sequential<T> {
+    fn visit_params(&self, f: &mut dyn FnMut(ParamRef<'_, T>)) {
+        for l in &self.layers {
+            l.visit_params(f);
+        }
+    }
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamMut<'_, T>)) {
+        for l in &mut self.layers {
+            l.visit_params_mut(f);
+        }
+    }
+    fn visit_buffers(&self, f: &mut dyn FnMut(&'static str, &[T])) {
+        for l in &self.layers {
+            l.visit_buffers(f);
+        }
+    }
+    fn visit_buffers_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut [T])) {
+        for l in &mut self.layers {
+            l.visit_buffers_mut(f);
+        }
+    }
+}
+
+impl<T: Float> Layer<T> for Sequential<T> {
+    fn kind(&self) -> &'static str {
+        "sequential"
+    }
+    fn output_dim(&self, input_dim: usize) -> Result<usize> {
+        if input_dim != self.input_dim {
+            return Err(shape("sequential input", self.input_dim, input_dim));
+        }
+        Ok(Sequential::output_dim(self))
+    }
+    fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
+        let out = Sequential::forward(self, x, ctx)?;
+        y.resize(out.rows(), out.cols());
+        y.as_mut_slice().copy_from_slice(out.as_slice());
+        Ok(())
+    }
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        _y: &Matrix<T>,
+        dy: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let want = dx.is_some();
+        let g = Sequential::backward(self, x, dy, want, ctx)?;
+        if let (Some(dx), Some(g)) = (dx, g) {
+            dx.resize(g.rows(), g.cols());
+            dx.as_mut_slice().copy_from_slice(g.as_slice());
+        }
+        Ok(())
+    }
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Sequential {
+            input_dim: self.input_dim,
+            layers: self.specs(),
+        }
+    }
+}
