@@ -24,10 +24,11 @@
 //! | [`BatchNorm`] | $y = \gamma\hat x + \beta$ | through the batch statistics in training |
 //! | [`Dropout`] | $y = x\odot m/(1-p)$ | $\bar x = \bar y\odot m/(1-p)$ |
 //!
-//! Losses return their value and $\partial L/\partial\hat y$; optimisers
-//! update parameters from the accumulated gradients; the training utilities
-//! drive epochs of seeded minibatches with validation, early stopping,
-//! schedules and checkpoints.
+//! Losses ([`loss`]: MSE, weighted MAE, Poisson, flow negative
+//! log-likelihood) return their value and $\partial L/\partial\hat y$;
+//! optimisers ([`optim`]: SGD with momentum, Adam/AdamW, LAMB, gradient
+//! clipping, learning-rate schedules) update parameters from the accumulated
+//! gradients.
 //!
 //! # Speed and determinism
 //!
@@ -43,19 +44,25 @@
 //! # Example
 //!
 //! ```
-//! use darkprobe_nn::{Activation, Ctx, Init, Matrix, Parameters, Sequential};
+//! use darkprobe_nn::{Activation, Adam, Ctx, Init, Loss, Matrix, Mse, Optimizer, Parameters, Sequential};
 //! use rand::SeedableRng;
 //! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-//! let mut net = Sequential::<f64>::mlp(&[2, 16, 1], Activation::Tanh, Init::Default, &mut rng).unwrap();
-//! let x = Matrix::from_fn(8, 2, |i, j| (i as f64 - 4.0) * 0.1 + j as f64);
-//! let ctx = Ctx::train(0);
-//! net.zero_grad();
-//! net.forward(&x, &ctx).unwrap();
-//! // Gradient of the sum of outputs: parameters and inputs.
-//! let ones = Matrix::from_vec(8, 1, vec![1.0; 8]).unwrap();
-//! let dx = net.backward(&x, &ones, true, &ctx).unwrap().unwrap();
-//! assert_eq!(dx.shape(), (8, 2));
-//! assert!(net.flat_grads().iter().any(|g| *g != 0.0));
+//! let mut net = Sequential::<f64>::mlp(&[1, 16, 1], Activation::Tanh, Init::Default, &mut rng).unwrap();
+//! // Learn y = x^2 on [-1, 1] with full-batch Adam.
+//! let x = Matrix::from_fn(64, 1, |i, _| -1.0 + 2.0 * i as f64 / 63.0);
+//! let y = Matrix::from_fn(64, 1, |i, _| x.get(i, 0).powi(2));
+//! let mut opt = Adam::new(0.02).unwrap();
+//! let mut grad = Matrix::zeros(0, 0);
+//! let mut last = f64::INFINITY;
+//! for step in 0..500 {
+//!     let ctx = Ctx::train(step);
+//!     net.zero_grad();
+//!     let pred = net.forward(&x, &ctx).unwrap();
+//!     last = Mse.value_and_grad(pred, &y, None, &mut grad).unwrap();
+//!     net.backward(&x, &grad, false, &ctx).unwrap();
+//!     opt.step(&mut net).unwrap();
+//! }
+//! assert!(last < 1e-3, "loss {last}");
 //! ```
 //!
 //! # A GPU backend later
@@ -96,8 +103,10 @@ mod float;
 pub mod gradcheck;
 mod layer;
 mod layers;
+pub mod loss;
 pub mod made;
 mod matrix;
+pub mod optim;
 mod sequential;
 
 pub use error::{NnError, Result};
@@ -107,5 +116,7 @@ pub use layer::{Layer, LayerSpec, ParamMut, ParamRef, Parameters};
 pub use layers::{
     Activation, BatchNorm, Dense, Dropout, Elu, Init, MaskedDense, PRelu, Relu, Softplus, Tanh,
 };
+pub use loss::{FlowNll, Loss, Mse, PoissonNll, WeightedMae};
 pub use matrix::Matrix;
+pub use optim::{Adam, Lamb, Optimizer, Sgd};
 pub use sequential::Sequential;
