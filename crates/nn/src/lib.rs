@@ -28,7 +28,9 @@
 //! log-likelihood) return their value and $\partial L/\partial\hat y$;
 //! optimisers ([`optim`]: SGD with momentum, Adam/AdamW, LAMB, gradient
 //! clipping, learning-rate schedules) update parameters from the accumulated
-//! gradients.
+//! gradients; [`train`] drives epochs of seeded minibatches with validation,
+//! early stopping and schedules, and [`checkpoint`] saves and restores
+//! networks with their optimiser and trainer state (JSON or binary).
 //!
 //! # Speed and determinism
 //!
@@ -97,6 +99,7 @@
 //! No optional features: faer (GEMM), rayon, serde and serde_json are always on.
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod error;
 pub mod exec;
 mod float;
@@ -108,6 +111,7 @@ pub mod made;
 mod matrix;
 pub mod optim;
 mod sequential;
+pub mod train;
 
 pub use error::{NnError, Result};
 pub use exec::{Ctx, Mode, Par};

@@ -55,6 +55,22 @@ pub enum OptimizerState<T> {
     Lamb(Lamb<T>),
 }
 
+impl<T: Float> OptimizerState<T> {
+    /// Visits every state tensor in a fixed order (binary checkpoints).
+    pub(crate) fn visit_tensors_mut(&mut self, f: &mut dyn FnMut(&mut Vec<T>)) {
+        let lists: Vec<&mut Vec<Vec<T>>> = match self {
+            OptimizerState::Sgd(s) => vec![&mut s.velocity],
+            OptimizerState::Adam(a) => vec![&mut a.m, &mut a.v],
+            OptimizerState::Lamb(l) => vec![&mut l.m, &mut l.v],
+        };
+        for list in lists {
+            for t in list.iter_mut() {
+                f(t);
+            }
+        }
+    }
+}
+
 fn check_lr(lr: f64) -> Result<()> {
     if !(lr.is_finite() && lr > 0.0) {
         return Err(invalid("learning rate", lr, "finite and > 0"));
