@@ -206,6 +206,42 @@ pub(crate) fn for_blocks_scratch_only<B, F>(
     }
 }
 
+/// Runs `f(block, first_row, end_row, out_rows, scratch)` over the row blocks
+/// of a batch of `rows` rows. When `out` is given (a `rows × cols` buffer),
+/// each block gets its rows of it; each block also gets its own `stride`
+/// elements of `scratch` (which must hold `n_blocks(rows) * stride`).
+pub(crate) fn for_blocks_opt<A, B, F>(
+    par: Par,
+    rows: usize,
+    out: Option<(&mut [A], usize)>,
+    scratch: &mut [B],
+    stride: usize,
+    f: F,
+) where
+    A: Send,
+    B: Send,
+    F: Fn(usize, usize, usize, Option<&mut [A]>, &mut [B]) + Sync + Send,
+{
+    let nb = n_blocks(rows);
+    debug_assert!(scratch.len() >= nb * stride);
+    let pieces: Vec<Option<&mut [A]>> = match out {
+        Some((o, cols)) => {
+            debug_assert_eq!(o.len(), rows * cols);
+            split_blocks(o, rows, cols).into_iter().map(Some).collect()
+        }
+        None => (0..nb).map(|_| None).collect(),
+    };
+    let scr = split_stride(scratch, nb, stride);
+    let run = |(b, (piece, s)): (usize, (Option<&mut [A]>, &mut [B]))| {
+        let (r0, r1) = block_rows(b, rows);
+        f(b, r0, r1, piece, s)
+    };
+    match par {
+        Par::Seq => pieces.into_iter().zip(scr).enumerate().for_each(run),
+        Par::Rayon => pieces.into_par_iter().zip(scr).enumerate().for_each(run),
+    }
+}
+
 /// `out[j] += Σ_b partials[b * stride + j]`, summing the blocks in order.
 pub(crate) fn add_block_sums<T: Float>(partials: &[T], nb: usize, stride: usize, out: &mut [T]) {
     debug_assert!(out.len() <= stride);

@@ -54,6 +54,9 @@ pub trait Float:
     const DTYPE: &'static str;
     /// Size in bytes.
     const BYTES: usize;
+    /// The smallest positive normal value; optimiser moments below it are
+    /// flushed to zero (subnormal arithmetic is very slow on x86).
+    const MIN_POSITIVE: Self;
 
     /// Converts from `f64` (rounding to nearest for `f32`).
     fn from_f64(x: f64) -> Self;
@@ -65,6 +68,8 @@ pub trait Float:
     fn ln(self) -> Self;
     /// $\ln(1+x)$, accurate near 0.
     fn ln_1p(self) -> Self;
+    /// $e^x - 1$, accurate near 0.
+    fn exp_m1(self) -> Self;
     /// $\tanh x$.
     fn tanh(self) -> Self;
     /// $\sqrt{x}$.
@@ -110,6 +115,7 @@ macro_rules! impl_float {
             const ONE: Self = 1.0;
             const DTYPE: &'static str = $name;
             const BYTES: usize = std::mem::size_of::<$t>();
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
 
             #[inline(always)]
             fn from_f64(x: f64) -> Self {
@@ -130,6 +136,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn ln_1p(self) -> Self {
                 <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
             }
             #[inline(always)]
             fn tanh(self) -> Self {

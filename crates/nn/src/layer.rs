@@ -192,6 +192,116 @@ pub trait Layer<T: Float>: Parameters<T> + Send + Sync + std::fmt::Debug {
     /// A serialisable description from which [`LayerSpec::build`] makes an
     /// equivalent layer (parameters are restored separately).
     fn spec(&self) -> LayerSpec;
+
+    /// Row-block interface, optional: true when the layer maps each row on
+    /// its own (no batch statistics, no per-pass state), so that
+    /// [`Sequential`](crate::Sequential) may run a chain of such layers one
+    /// row block at a time, keeping each block in cache from layer to layer.
+    /// Layers answering true implement the four methods below; the results
+    /// are bit-identical to whole-batch `forward`/`backward`.
+    fn row_local(&self) -> bool {
+        false
+    }
+
+    /// Row-block interface: brings derived state up to date before a series
+    /// of `forward_rows`/`backward_rows` calls (masked weights).
+    fn prepare_rows(&mut self) {}
+
+    /// Row-block interface: scratch elements `backward_rows` needs per block
+    /// (temporaries and partial parameter gradients).
+    fn block_scratch_len(&self, _ctx: &Ctx) -> usize {
+        0
+    }
+
+    /// Row-block interface: `forward` on `rows` rows (`x` and `y` are those
+    /// rows, row-major, of the input and output widths).
+    fn forward_rows(&self, _x: &[T], _y: &mut [T], _rows: usize, _ctx: &Ctx) {}
+
+    /// Row-block interface: `backward` on `rows` rows; partial parameter
+    /// gradients go to `scratch` (of [`Layer::block_scratch_len`] elements)
+    /// and `dx`, when given, is overwritten.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_rows(
+        &self,
+        _x: &[T],
+        _y: &[T],
+        _dy: &[T],
+        _dx: Option<&mut [T]>,
+        _rows: usize,
+        _scratch: &mut [T],
+        _ctx: &Ctx,
+    ) {
+    }
+
+    /// Row-block interface: adds the partial parameter gradients of
+    /// `n_blocks` blocks (block `b`'s scratch starts at `partials[b * stride]`)
+    /// to the gradients, in block order.
+    fn reduce_block_scratch(
+        &mut self,
+        _partials: &[T],
+        _n_blocks: usize,
+        _stride: usize,
+        _ctx: &Ctx,
+    ) {
+    }
+}
+
+/// Whole-batch `forward` of a row-local layer through its row kernels.
+pub(crate) fn forward_by_rows<T: Float, L: Layer<T> + ?Sized>(
+    layer: &mut L,
+    x: &Matrix<T>,
+    y: &mut Matrix<T>,
+    out_dim: usize,
+    ctx: &Ctx,
+) {
+    layer.prepare_rows();
+    let (n, din) = x.shape();
+    y.resize(n, out_dim);
+    let xs = x.as_slice();
+    let l = &*layer;
+    crate::exec::for_blocks(ctx.par, n, y.as_mut_slice(), out_dim, |_, r0, r1, yb| {
+        l.forward_rows(&xs[r0 * din..r1 * din], yb, r1 - r0, ctx)
+    });
+}
+
+/// Whole-batch `backward` of a row-local layer through its row kernels,
+/// with `scratch` as the per-block scratch (kept by the layer between calls).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_by_rows<T: Float, L: Layer<T> + ?Sized>(
+    layer: &mut L,
+    x: &Matrix<T>,
+    y: &Matrix<T>,
+    dy: &Matrix<T>,
+    dx: Option<&mut Matrix<T>>,
+    ctx: &Ctx,
+    scratch: &mut Vec<T>,
+) {
+    layer.prepare_rows();
+    let (n, din) = x.shape();
+    let dout = dy.cols();
+    let nb = crate::exec::n_blocks(n);
+    let stride = layer.block_scratch_len(ctx);
+    crate::exec::ensure_len(scratch, nb * stride);
+    let (xs, ys, dys) = (x.as_slice(), y.as_slice(), dy.as_slice());
+    let out = dx.map(|dx| {
+        dx.resize(n, din);
+        (dx.as_mut_slice(), din)
+    });
+    let l = &*layer;
+    crate::exec::for_blocks_opt(ctx.par, n, out, scratch, stride, |_, r0, r1, dxb, s| {
+        l.backward_rows(
+            &xs[r0 * din..r1 * din],
+            &ys[r0 * dout..r1 * dout],
+            &dys[r0 * dout..r1 * dout],
+            dxb,
+            r1 - r0,
+            s,
+            ctx,
+        )
+    });
+    if n > 0 {
+        layer.reduce_block_scratch(scratch, nb, stride, ctx);
+    }
 }
 
 /// The architecture of a layer, without its parameter values.
@@ -207,6 +317,9 @@ pub enum LayerSpec {
         inputs: usize,
         /// Output width.
         outputs: usize,
+        /// Fused activation ([`Dense::with_activation`](crate::Dense::with_activation)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation: Option<crate::Activation>,
     },
     /// [`MaskedDense`](crate::MaskedDense); `mask` holds one string of `0`/`1`
     /// per output row.
@@ -217,6 +330,9 @@ pub enum LayerSpec {
         outputs: usize,
         /// Connectivity, one `outputs`-long list of `inputs`-character rows.
         mask: Vec<String>,
+        /// Fused activation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation: Option<crate::Activation>,
     },
     /// [`Relu`](crate::Relu).
     Relu,
@@ -277,14 +393,29 @@ impl LayerSpec {
     pub fn build<T: Float>(&self) -> Result<Box<dyn Layer<T>>> {
         use crate::layers::*;
         Ok(match self {
-            LayerSpec::Dense { inputs, outputs } => Box::new(Dense::<T>::zeros(*inputs, *outputs)?),
+            LayerSpec::Dense {
+                inputs,
+                outputs,
+                activation,
+            } => {
+                let d = Dense::<T>::zeros(*inputs, *outputs)?;
+                Box::new(match activation {
+                    Some(a) => d.with_activation(*a)?,
+                    None => d,
+                })
+            }
             LayerSpec::MaskedDense {
                 inputs,
                 outputs,
                 mask,
+                activation,
             } => {
                 let m = parse_mask(mask, *inputs, *outputs)?;
-                Box::new(MaskedDense::<T>::zeros(*inputs, *outputs, m)?)
+                let d = MaskedDense::<T>::zeros(*inputs, *outputs, m)?;
+                Box::new(match activation {
+                    Some(a) => d.with_activation(*a)?,
+                    None => d,
+                })
             }
             LayerSpec::Relu => Box::new(Relu),
             LayerSpec::PRelu { channels } => Box::new(PRelu::<T>::new(*channels, 0.25)?),

@@ -223,7 +223,8 @@ impl MadeMasks {
     }
 }
 
-/// A MADE network: masked affine layers with `activation` between them.
+/// A MADE network: masked affine layers with `activation` between them
+/// (fused into the layers, except PReLU).
 /// Output `o*D + i` (for `o < outputs_per_input`) depends only on inputs that
 /// precede input `i` in the ordering `input_degrees`.
 ///
@@ -245,10 +246,15 @@ pub fn made_network<T: Float, R: Rng + ?Sized>(
         if mask.len() != inp * out {
             return Err(shape("MADE mask", inp * out, mask.len()));
         }
-        net.push(MaskedDense::new(inp, out, mask, init, rng)?)?;
-        if l + 1 < nl {
-            net.push_boxed(activation.layer(out)?)?;
-        }
+        let layer = MaskedDense::new(inp, out, mask, init, rng)?;
+        match activation {
+            _ if l + 1 == nl => net.push(layer)?,
+            Activation::PRelu => {
+                net.push(layer)?;
+                net.push_boxed(activation.layer(out)?)?
+            }
+            a => net.push(layer.with_activation(a)?)?,
+        };
     }
     Ok(net)
 }

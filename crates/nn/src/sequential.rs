@@ -88,7 +88,8 @@ impl<T: Float> Sequential<T> {
 
     /// A multilayer perceptron with affine layers of widths `sizes`
     /// (`sizes[0]` inputs, `sizes[last]` outputs) and `activation` between
-    /// them (none after the last).
+    /// them (none after the last). Point-wise activations are fused into the
+    /// affine layers ([`Dense::with_activation`]); PReLU gets its own layers.
     ///
     /// # Errors
     /// An invalid-parameter error for fewer than two sizes or a zero width.
@@ -107,10 +108,16 @@ impl<T: Float> Sequential<T> {
         }
         let mut net = Sequential::new(sizes[0]);
         for (l, w) in sizes.windows(2).enumerate() {
-            net.push(Dense::new(w[0], w[1], init, rng)?)?;
-            if l + 2 < sizes.len() {
-                net.push_boxed(activation.layer(w[1])?)?;
-            }
+            let dense = Dense::new(w[0], w[1], init, rng)?;
+            let hidden = l + 2 < sizes.len();
+            match activation {
+                _ if !hidden => net.push(dense)?,
+                Activation::PRelu => {
+                    net.push(dense)?;
+                    net.push_boxed(activation.layer(w[1])?)?
+                }
+                a => net.push(dense.with_activation(a)?)?,
+            };
         }
         Ok(net)
     }

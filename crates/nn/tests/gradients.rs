@@ -168,3 +168,57 @@ fn relu_network_with_several_row_blocks() {
         assert!((a - b).abs() <= 1e-10 * (1.0 + b.abs()), "{a} vs {b}");
     }
 }
+
+fn act_of(which: usize, a: f64) -> Activation {
+    match which {
+        0 => Activation::Relu,
+        1 => Activation::Tanh,
+        2 => Activation::Elu(a),
+        _ => Activation::Softplus(a),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fused_activations(n in 1usize..7, din in 1usize..7, dout in 1usize..7, seed in any::<u64>(), which in 1usize..4, a in 0.3f64..2.0) {
+        let act = act_of(which, a);
+        let x = away_from_zero(n, din, seed + 1);
+        let mut rng = rng_from_seed(seed);
+        let mut l = Dense::<f64>::new(din, dout, Init::Default, &mut rng).unwrap().with_activation(act).unwrap();
+        assert_ok(&check_layer(&mut l, &x, &Ctx::train(seed), H, seed).unwrap(), "fused dense");
+        let mask = random_mask(din, dout, seed);
+        let mut m = MaskedDense::<f64>::new(din, dout, mask, Init::Default, &mut rng).unwrap().with_activation(act).unwrap();
+        assert_ok(&check_layer(&mut m, &x, &Ctx::train(seed), H, seed).unwrap(), "fused masked dense");
+    }
+
+    #[test]
+    fn fused_equals_separate_layers(n in 1usize..1100, seed in any::<u64>(), which in 0usize..4, a in 0.3f64..2.0) {
+        // Fusing an activation into the affine layer changes nothing but
+        // rounding (bit-identical for ReLU and tanh).
+        let act = act_of(which, a);
+        let mut rng = rng_from_seed(seed);
+        let dense = Dense::<f64>::new(5, 7, Init::Default, &mut rng).unwrap();
+        let mut fused = Sequential::new(5).with(dense.clone().with_activation(act).unwrap()).unwrap();
+        let mut separate = Sequential::new(5).with(dense).unwrap();
+        separate.push_boxed(act.layer(7).unwrap()).unwrap();
+        let x = Matrix::from_fn(n, 5, |_, _| rng.random_range(-2.0..2.0));
+        let dy = Matrix::from_fn(n, 7, |_, _| rng.random_range(-1.0..1.0));
+        let ctx = Ctx::train(0);
+        let y1 = fused.forward(&x, &ctx).unwrap().clone();
+        let g1 = fused.backward(&x, &dy, true, &ctx).unwrap().unwrap().clone();
+        let y2 = separate.forward(&x, &ctx).unwrap().clone();
+        let g2 = separate.backward(&x, &dy, true, &ctx).unwrap().unwrap().clone();
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(u, v)| (u - v).abs() <= 1e-13 * (1.0 + u.abs().max(v.abs())));
+        if which < 2 {
+            prop_assert_eq!(&y1, &y2);
+            prop_assert_eq!(&g1, &g2);
+            prop_assert_eq!(fused.flat_grads(), separate.flat_grads());
+        } else {
+            prop_assert!(close(y1.as_slice(), y2.as_slice()));
+            prop_assert!(close(g1.as_slice(), g2.as_slice()));
+            prop_assert!(close(&fused.flat_grads(), &separate.flat_grads()));
+        }
+    }
+}

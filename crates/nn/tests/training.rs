@@ -137,11 +137,7 @@ fn poisson_regression_recovers_the_injected_rates() {
     let xs: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
     let ys: Vec<f64> = xs
         .iter()
-        .map(|&x| {
-            Poisson::new((a * x + b).exp())
-                .unwrap()
-                .sample(&mut rng)
-        })
+        .map(|&x| Poisson::new((a * x + b).exp()).unwrap().sample(&mut rng))
         .collect();
     // Newton's method on the concave Poisson log-likelihood.
     let (mut ah, mut bh) = (0.0, 0.0);

@@ -5,29 +5,12 @@
 //! of whichever of $x$ and $y$ is cheaper.
 
 use crate::error::{invalid, shape, Result};
-use crate::exec::{
-    add_block_sums, ensure_len, for_blocks, for_blocks_scratch_only, n_blocks, Ctx, Par,
-};
+use crate::exec::{add_block_sums, Ctx};
 use crate::float::Float;
-use crate::layer::{Layer, LayerSpec, ParamMut, ParamRef, Parameters};
+use crate::layer::{
+    backward_by_rows, forward_by_rows, Layer, LayerSpec, ParamMut, ParamRef, Parameters,
+};
 use crate::matrix::Matrix;
-
-/// `y = f(x)` element-wise, over row blocks.
-fn map_forward<T: Float>(
-    par: Par,
-    x: &Matrix<T>,
-    y: &mut Matrix<T>,
-    f: impl Fn(T) -> T + Sync + Send,
-) {
-    let (n, d) = x.shape();
-    y.resize(n, d);
-    let xs = x.as_slice();
-    for_blocks(par, n, y.as_mut_slice(), d, |_, r0, r1, yb| {
-        for (o, &i) in yb.iter_mut().zip(&xs[r0 * d..r1 * d]) {
-            *o = f(i);
-        }
-    });
-}
 
 /// Checks that `y` and `dy` have the shape of `x`.
 fn check_backward<T: Float>(
@@ -42,29 +25,64 @@ fn check_backward<T: Float>(
     Ok(())
 }
 
-/// `dx = g(x, y, dy)` element-wise, over row blocks.
-fn map_backward<T: Float>(
-    par: Par,
-    x: &Matrix<T>,
-    y: &Matrix<T>,
-    dy: &Matrix<T>,
-    dx: &mut Matrix<T>,
-    g: impl Fn(T, T, T) -> T + Sync + Send,
-) {
-    let (n, d) = x.shape();
-    dx.resize(n, d);
-    let (xs, ys, dys) = (x.as_slice(), y.as_slice(), dy.as_slice());
-    for_blocks(par, n, dx.as_mut_slice(), d, |_, r0, r1, db| {
-        let range = r0 * d..r1 * d;
-        for (((o, &xi), &yi), &gi) in db
-            .iter_mut()
-            .zip(&xs[range.clone()])
-            .zip(&ys[range.clone()])
-            .zip(&dys[range])
-        {
-            *o = g(xi, yi, gi);
+/// The [`Layer`] implementation of a parameter-free element-wise activation
+/// with inherent `fwd(x)`, `bwd(x, y, dy)` and `layer_spec()`.
+macro_rules! elementwise_layer {
+    ($t:ty, $kind:literal) => {
+        impl<T: Float> Layer<T> for $t {
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+            fn output_dim(&self, input_dim: usize) -> Result<usize> {
+                Ok(input_dim)
+            }
+            fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
+                forward_by_rows(self, x, y, x.cols(), ctx);
+                Ok(())
+            }
+            fn backward(
+                &mut self,
+                x: &Matrix<T>,
+                y: &Matrix<T>,
+                dy: &Matrix<T>,
+                dx: Option<&mut Matrix<T>>,
+                ctx: &Ctx,
+            ) -> Result<()> {
+                check_backward($kind, x, y, dy)?;
+                if dx.is_some() {
+                    backward_by_rows(self, x, y, dy, dx, ctx, &mut Vec::new());
+                }
+                Ok(())
+            }
+            fn spec(&self) -> LayerSpec {
+                self.layer_spec()
+            }
+            fn row_local(&self) -> bool {
+                true
+            }
+            fn forward_rows(&self, x: &[T], y: &mut [T], _rows: usize, _ctx: &Ctx) {
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = self.fwd(v);
+                }
+            }
+            fn backward_rows(
+                &self,
+                x: &[T],
+                y: &[T],
+                dy: &[T],
+                dx: Option<&mut [T]>,
+                _rows: usize,
+                _scratch: &mut [T],
+                _ctx: &Ctx,
+            ) {
+                if let Some(dx) = dx {
+                    for (o, ((&xi, &yi), &g)) in dx.iter_mut().zip(x.iter().zip(y).zip(dy)) {
+                        *o = self.bwd(xi, yi, g);
+                    }
+                }
+            }
         }
-    });
+    };
 }
 
 macro_rules! no_params {
@@ -89,41 +107,28 @@ macro_rules! no_params {
 pub struct Relu;
 no_params!(Relu);
 
-impl<T: Float> Layer<T> for Relu {
-    fn kind(&self) -> &'static str {
-        "relu"
-    }
-    fn output_dim(&self, input_dim: usize) -> Result<usize> {
-        Ok(input_dim)
-    }
-    fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
-        map_forward(ctx.par, x, y, |v| if v > T::ZERO { v } else { T::ZERO });
-        Ok(())
-    }
-    fn backward(
-        &mut self,
-        x: &Matrix<T>,
-        y: &Matrix<T>,
-        dy: &Matrix<T>,
-        dx: Option<&mut Matrix<T>>,
-        ctx: &Ctx,
-    ) -> Result<()> {
-        check_backward("relu", x, y, dy)?;
-        if let Some(dx) = dx {
-            map_backward(ctx.par, x, y, dy, dx, |xi, _, g| {
-                if xi > T::ZERO {
-                    g
-                } else {
-                    T::ZERO
-                }
-            });
+impl Relu {
+    #[inline(always)]
+    fn fwd<T: Float>(&self, v: T) -> T {
+        if v > T::ZERO {
+            v
+        } else {
+            T::ZERO
         }
-        Ok(())
     }
-    fn spec(&self) -> LayerSpec {
+    #[inline(always)]
+    fn bwd<T: Float>(&self, x: T, _y: T, g: T) -> T {
+        if x > T::ZERO {
+            g
+        } else {
+            T::ZERO
+        }
+    }
+    fn layer_spec(&self) -> LayerSpec {
         LayerSpec::Relu
     }
 }
+elementwise_layer!(Relu, "relu");
 
 /// Hyperbolic tangent: $y = \tanh x$, $\phi'(x) = 1 - y^2$.
 ///
@@ -138,35 +143,20 @@ impl<T: Float> Layer<T> for Relu {
 pub struct Tanh;
 no_params!(Tanh);
 
-impl<T: Float> Layer<T> for Tanh {
-    fn kind(&self) -> &'static str {
-        "tanh"
+impl Tanh {
+    #[inline(always)]
+    fn fwd<T: Float>(&self, v: T) -> T {
+        v.tanh()
     }
-    fn output_dim(&self, input_dim: usize) -> Result<usize> {
-        Ok(input_dim)
+    #[inline(always)]
+    fn bwd<T: Float>(&self, _x: T, y: T, g: T) -> T {
+        g * (T::ONE - y * y)
     }
-    fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
-        map_forward(ctx.par, x, y, |v| v.tanh());
-        Ok(())
-    }
-    fn backward(
-        &mut self,
-        x: &Matrix<T>,
-        y: &Matrix<T>,
-        dy: &Matrix<T>,
-        dx: Option<&mut Matrix<T>>,
-        ctx: &Ctx,
-    ) -> Result<()> {
-        check_backward("tanh", x, y, dy)?;
-        if let Some(dx) = dx {
-            map_backward(ctx.par, x, y, dy, dx, |_, yi, g| g * (T::ONE - yi * yi));
-        }
-        Ok(())
-    }
-    fn spec(&self) -> LayerSpec {
+    fn layer_spec(&self) -> LayerSpec {
         LayerSpec::Tanh
     }
 }
+elementwise_layer!(Tanh, "tanh");
 
 /// Exponential linear unit (Clevert, Unterthiner & Hochreiter 2016,
 /// arXiv:1511.07289): $y = x$ for $x > 0$, else $\alpha(e^x - 1)$;
@@ -203,49 +193,28 @@ impl Elu {
     }
 }
 
-impl<T: Float> Layer<T> for Elu {
-    fn kind(&self) -> &'static str {
-        "elu"
-    }
-    fn output_dim(&self, input_dim: usize) -> Result<usize> {
-        Ok(input_dim)
-    }
-    fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
-        let a = T::from_f64(self.alpha);
-        map_forward(ctx.par, x, y, |v| {
-            if v > T::ZERO {
-                v
-            } else {
-                a * (v.exp() - T::ONE)
-            }
-        });
-        Ok(())
-    }
-    fn backward(
-        &mut self,
-        x: &Matrix<T>,
-        y: &Matrix<T>,
-        dy: &Matrix<T>,
-        dx: Option<&mut Matrix<T>>,
-        ctx: &Ctx,
-    ) -> Result<()> {
-        check_backward("elu", x, y, dy)?;
-        let a = T::from_f64(self.alpha);
-        if let Some(dx) = dx {
-            map_backward(ctx.par, x, y, dy, dx, |xi, yi, g| {
-                if xi > T::ZERO {
-                    g
-                } else {
-                    g * (yi + a)
-                }
-            });
+impl Elu {
+    #[inline(always)]
+    fn fwd<T: Float>(&self, v: T) -> T {
+        if v > T::ZERO {
+            v
+        } else {
+            T::from_f64(self.alpha) * v.exp_m1()
         }
-        Ok(())
     }
-    fn spec(&self) -> LayerSpec {
+    #[inline(always)]
+    fn bwd<T: Float>(&self, x: T, y: T, g: T) -> T {
+        if x > T::ZERO {
+            g
+        } else {
+            g * (y + T::from_f64(self.alpha))
+        }
+    }
+    fn layer_spec(&self) -> LayerSpec {
         LayerSpec::Elu { alpha: self.alpha }
     }
 }
+elementwise_layer!(Elu, "elu");
 
 /// Softplus with sharpness $\beta$: $y = \beta^{-1}\ln(1 + e^{\beta x})$,
 /// $\phi'(x) = \sigma(\beta x) = 1/(1+e^{-\beta x})$.
@@ -284,51 +253,29 @@ impl Softplus {
     }
 }
 
-impl<T: Float> Layer<T> for Softplus {
-    fn kind(&self) -> &'static str {
-        "softplus"
+impl Softplus {
+    #[inline(always)]
+    fn fwd<T: Float>(&self, v: T) -> T {
+        let z = T::from_f64(self.beta) * v;
+        v.max(T::ZERO) + T::from_f64(1.0 / self.beta) * (-z.abs()).exp().ln_1p()
     }
-    fn output_dim(&self, input_dim: usize) -> Result<usize> {
-        Ok(input_dim)
+    #[inline(always)]
+    fn bwd<T: Float>(&self, x: T, _y: T, g: T) -> T {
+        // σ(z) computed without overflow for either sign of z.
+        let z = T::from_f64(self.beta) * x;
+        let e = (-z.abs()).exp();
+        let s = if z >= T::ZERO {
+            T::ONE / (T::ONE + e)
+        } else {
+            e / (T::ONE + e)
+        };
+        g * s
     }
-    fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
-        let b = T::from_f64(self.beta);
-        let inv_b = T::from_f64(1.0 / self.beta);
-        map_forward(ctx.par, x, y, |v| {
-            let z = b * v;
-            v.max(T::ZERO) + inv_b * (-z.abs()).exp().ln_1p()
-        });
-        Ok(())
-    }
-    fn backward(
-        &mut self,
-        x: &Matrix<T>,
-        y: &Matrix<T>,
-        dy: &Matrix<T>,
-        dx: Option<&mut Matrix<T>>,
-        ctx: &Ctx,
-    ) -> Result<()> {
-        check_backward("softplus", x, y, dy)?;
-        let b = T::from_f64(self.beta);
-        if let Some(dx) = dx {
-            map_backward(ctx.par, x, y, dy, dx, |xi, _, g| {
-                // σ(z) computed without overflow for either sign of z.
-                let z = b * xi;
-                let e = (-z.abs()).exp();
-                let s = if z >= T::ZERO {
-                    T::ONE / (T::ONE + e)
-                } else {
-                    e / (T::ONE + e)
-                };
-                g * s
-            });
-        }
-        Ok(())
-    }
-    fn spec(&self) -> LayerSpec {
+    fn layer_spec(&self) -> LayerSpec {
         LayerSpec::Softplus { beta: self.beta }
     }
 }
+elementwise_layer!(Softplus, "softplus");
 
 /// Parametric ReLU (He et al. 2015, arXiv:1502.01852): $y = x$ for $x > 0$,
 /// else $a_j x$, with a learnable slope shared by all features
@@ -422,23 +369,8 @@ impl<T: Float> Layer<T> for PRelu<T> {
         Ok(input_dim)
     }
     fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
-        let (n, d) = x.shape();
-        self.check_width(d)?;
-        y.resize(n, d);
-        let xs = x.as_slice();
-        let a = &self.slope;
-        let shared = a.len() == 1;
-        for_blocks(ctx.par, n, y.as_mut_slice(), d, |_, r0, r1, yb| {
-            for (yr, xr) in yb
-                .chunks_exact_mut(d)
-                .zip(xs[r0 * d..r1 * d].chunks_exact(d))
-            {
-                for (j, (o, &v)) in yr.iter_mut().zip(xr).enumerate() {
-                    let s = if shared { a[0] } else { a[j] };
-                    *o = if v > T::ZERO { v } else { s * v };
-                }
-            }
-        });
+        self.check_width(x.cols())?;
+        forward_by_rows(self, x, y, x.cols(), ctx);
         Ok(())
     }
     fn backward(
@@ -450,46 +382,80 @@ impl<T: Float> Layer<T> for PRelu<T> {
         ctx: &Ctx,
     ) -> Result<()> {
         check_backward("prelu", x, y, dy)?;
-        let (n, d) = x.shape();
-        self.check_width(d)?;
-        let (xs, dys) = (x.as_slice(), dy.as_slice());
-        let c = self.slope.len();
-        let shared = c == 1;
-        if let Some(dx) = dx {
-            dx.resize(n, d);
-            let a = &self.slope;
-            for_blocks(ctx.par, n, dx.as_mut_slice(), d, |_, r0, r1, db| {
-                let range = r0 * d..r1 * d;
-                for (k, (o, (&v, &g))) in db
-                    .iter_mut()
-                    .zip(xs[range.clone()].iter().zip(&dys[range]))
-                    .enumerate()
-                {
-                    let s = if shared { a[0] } else { a[k % d] };
-                    *o = if v > T::ZERO { g } else { s * g };
-                }
-            });
+        self.check_width(x.cols())?;
+        if dx.is_none() && !ctx.param_grads {
+            return Ok(());
         }
-        if ctx.param_grads && n > 0 {
-            let nb = n_blocks(n);
-            ensure_len(&mut self.scratch, nb * c);
-            for_blocks_scratch_only(ctx.par, n, &mut self.scratch, c, |_, r0, r1, s| {
-                s.fill(T::ZERO);
-                let range = r0 * d..r1 * d;
-                for (k, (&v, &g)) in xs[range.clone()].iter().zip(&dys[range]).enumerate() {
-                    if v <= T::ZERO {
-                        let j = if shared { 0 } else { k % d };
-                        s[j] += g * v;
-                    }
-                }
-            });
-            add_block_sums(&self.scratch, nb, c, &mut self.grad_slope);
-        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        backward_by_rows(self, x, y, dy, dx, ctx, &mut scratch);
+        self.scratch = scratch;
         Ok(())
     }
     fn spec(&self) -> LayerSpec {
         LayerSpec::PRelu {
             channels: self.slope.len(),
+        }
+    }
+    fn row_local(&self) -> bool {
+        true
+    }
+    fn block_scratch_len(&self, ctx: &Ctx) -> usize {
+        if ctx.param_grads {
+            self.slope.len()
+        } else {
+            0
+        }
+    }
+    fn forward_rows(&self, x: &[T], y: &mut [T], rows: usize, _ctx: &Ctx) {
+        let a = &self.slope;
+        if a.len() == 1 || rows == 0 {
+            let s = a[0];
+            for (o, &v) in y.iter_mut().zip(x) {
+                *o = if v > T::ZERO { v } else { s * v };
+            }
+        } else {
+            let d = x.len() / rows;
+            for (yr, xr) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
+                for ((o, &v), &s) in yr.iter_mut().zip(xr).zip(a) {
+                    *o = if v > T::ZERO { v } else { s * v };
+                }
+            }
+        }
+    }
+    fn backward_rows(
+        &self,
+        x: &[T],
+        _y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        rows: usize,
+        scratch: &mut [T],
+        ctx: &Ctx,
+    ) {
+        if rows == 0 {
+            return;
+        }
+        let d = x.len() / rows;
+        let a = &self.slope;
+        let shared = a.len() == 1;
+        if let Some(dx) = dx {
+            for (k, (o, (&v, &g))) in dx.iter_mut().zip(x.iter().zip(dy)).enumerate() {
+                let s = if shared { a[0] } else { a[k % d] };
+                *o = if v > T::ZERO { g } else { s * g };
+            }
+        }
+        if ctx.param_grads {
+            scratch.fill(T::ZERO);
+            for (k, (&v, &g)) in x.iter().zip(dy).enumerate() {
+                if v <= T::ZERO {
+                    scratch[if shared { 0 } else { k % d }] += g * v;
+                }
+            }
+        }
+    }
+    fn reduce_block_scratch(&mut self, partials: &[T], n_blocks: usize, stride: usize, ctx: &Ctx) {
+        if ctx.param_grads {
+            add_block_sums(partials, n_blocks, stride, &mut self.grad_slope);
         }
     }
 }
@@ -522,5 +488,126 @@ impl Activation {
             Activation::Elu(a) => Box::new(Elu::new(a)?),
             Activation::Softplus(b) => Box::new(Softplus::new(b)?),
         })
+    }
+}
+
+/// A point-wise activation whose derivative is a function of its output, so
+/// an affine layer can apply it in place and back-propagate through it from
+/// the stored output alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Pointwise {
+    Relu,
+    Tanh,
+    Elu(f64),
+    Softplus(f64),
+}
+
+impl Pointwise {
+    /// The fused form of `a`.
+    ///
+    /// # Errors
+    /// An invalid-parameter error for PReLU (its slope gradient needs the
+    /// input) and for invalid $\alpha$ or $\beta$.
+    pub(crate) fn from_activation(a: Activation) -> Result<Self> {
+        Ok(match a {
+            Activation::Relu => Pointwise::Relu,
+            Activation::Tanh => Pointwise::Tanh,
+            Activation::Elu(alpha) => Pointwise::Elu(Elu::new(alpha)?.alpha),
+            Activation::Softplus(beta) => Pointwise::Softplus(Softplus::new(beta)?.beta),
+            Activation::PRelu => {
+                return Err(invalid(
+                    "fused activation",
+                    "PRelu",
+                    "ReLU, tanh, ELU or softplus (add PReLU as its own layer)",
+                ))
+            }
+        })
+    }
+
+    pub(crate) fn to_activation(self) -> Activation {
+        match self {
+            Pointwise::Relu => Activation::Relu,
+            Pointwise::Tanh => Activation::Tanh,
+            Pointwise::Elu(a) => Activation::Elu(a),
+            Pointwise::Softplus(b) => Activation::Softplus(b),
+        }
+    }
+
+    /// `z ← φ(z + b)` row by row over a block (`b` has one entry per column).
+    pub(crate) fn add_bias_apply<T: Float>(act: Option<Self>, block: &mut [T], b: &[T]) {
+        let d = b.len();
+        match act {
+            None => {
+                for row in block.chunks_exact_mut(d) {
+                    for (z, &bj) in row.iter_mut().zip(b) {
+                        *z += bj;
+                    }
+                }
+            }
+            Some(Pointwise::Relu) => {
+                for row in block.chunks_exact_mut(d) {
+                    for (z, &bj) in row.iter_mut().zip(b) {
+                        let v = *z + bj;
+                        *z = if v > T::ZERO { v } else { T::ZERO };
+                    }
+                }
+            }
+            Some(Pointwise::Tanh) => {
+                for row in block.chunks_exact_mut(d) {
+                    for (z, &bj) in row.iter_mut().zip(b) {
+                        *z = (*z + bj).tanh();
+                    }
+                }
+            }
+            Some(Pointwise::Elu(alpha)) => {
+                let a = T::from_f64(alpha);
+                for row in block.chunks_exact_mut(d) {
+                    for (z, &bj) in row.iter_mut().zip(b) {
+                        let v = *z + bj;
+                        *z = if v > T::ZERO { v } else { a * v.exp_m1() };
+                    }
+                }
+            }
+            Some(Pointwise::Softplus(beta)) => {
+                let (bt, inv) = (T::from_f64(beta), T::from_f64(1.0 / beta));
+                for row in block.chunks_exact_mut(d) {
+                    for (z, &bj) in row.iter_mut().zip(b) {
+                        let v = *z + bj;
+                        *z = v.max(T::ZERO) + inv * (-(bt * v).abs()).exp().ln_1p();
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out = dy ⊙ φ'(x)` with $\phi'$ written through the output `y`:
+    /// ReLU $[y>0]$, tanh $1-y^2$, ELU $1$ or $y+\alpha$, softplus
+    /// $1 - e^{-\beta y}$.
+    pub(crate) fn backprop<T: Float>(self, y: &[T], dy: &[T], out: &mut [T]) {
+        let it = out.iter_mut().zip(y.iter().zip(dy));
+        match self {
+            Pointwise::Relu => {
+                for (o, (&yi, &g)) in it {
+                    *o = if yi > T::ZERO { g } else { T::ZERO };
+                }
+            }
+            Pointwise::Tanh => {
+                for (o, (&yi, &g)) in it {
+                    *o = g * (T::ONE - yi * yi);
+                }
+            }
+            Pointwise::Elu(alpha) => {
+                let a = T::from_f64(alpha);
+                for (o, (&yi, &g)) in it {
+                    *o = if yi > T::ZERO { g } else { g * (yi + a) };
+                }
+            }
+            Pointwise::Softplus(beta) => {
+                let nb = T::from_f64(-beta);
+                for (o, (&yi, &g)) in it {
+                    *o = -g * (nb * yi).exp_m1();
+                }
+            }
+        }
     }
 }

@@ -1,9 +1,13 @@
 //! Affine layers: [`Dense`] and the MADE-masked [`MaskedDense`].
 
 use crate::error::{invalid, shape, Result};
-use crate::exec::{add_block_sums, ensure_len, for_blocks, for_blocks_scratch_only, n_blocks, Ctx};
+use crate::exec::{add_block_sums, Ctx, ROW_BLOCK};
 use crate::float::Float;
-use crate::layer::{mask_to_strings, Layer, LayerSpec, ParamMut, ParamRef, Parameters};
+use crate::layer::{
+    backward_by_rows, forward_by_rows, mask_to_strings, Layer, LayerSpec, ParamMut, ParamRef,
+    Parameters,
+};
+use crate::layers::activation::{Activation, Pointwise};
 use crate::matrix::Matrix;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -27,7 +31,7 @@ pub enum Init {
     Zeros,
 }
 
-/// The shared implementation: $Y = X (W \odot M)^\top + \mathbf 1 b^\top$.
+/// The shared implementation: $Y = \phi(X (W \odot M)^\top + \mathbf 1 b^\top)$.
 #[derive(Debug, Clone)]
 struct Affine<T> {
     inputs: usize,
@@ -41,6 +45,8 @@ struct Affine<T> {
     mask: Option<Vec<T>>,
     /// `weight ⊙ mask`, refreshed by each forward pass of a masked layer.
     masked_weight: Vec<T>,
+    /// Activation applied in place after the affine map.
+    act: Option<Pointwise>,
     /// Per-block partial gradients.
     scratch: Vec<T>,
 }
@@ -84,6 +90,7 @@ impl<T: Float> Affine<T> {
             grad_bias: vec![T::ZERO; outputs],
             mask,
             masked_weight: Vec::new(),
+            act: None,
             scratch: Vec::new(),
         })
     }
@@ -141,102 +148,126 @@ impl<T: Float> Affine<T> {
         }
     }
 
-    fn forward(&mut self, what: &str, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
+    fn check_forward(&self, what: &str, x: &Matrix<T>) -> Result<()> {
+        x.expect_cols(what, self.inputs)
+    }
+
+    fn check_backward(
+        &self,
+        what: &str,
+        x: &Matrix<T>,
+        y: &Matrix<T>,
+        dy: &Matrix<T>,
+    ) -> Result<()> {
         x.expect_cols(what, self.inputs)?;
-        self.refresh_masked_weight();
-        let (n, din, dout) = (x.rows(), self.inputs, self.outputs);
-        y.resize(n, dout);
-        let w = self.effective_weight();
-        let b = &self.bias;
-        let xs = x.as_slice();
-        for_blocks(ctx.par, n, y.as_mut_slice(), dout, |_, r0, r1, yb| {
-            for row in yb.chunks_exact_mut(dout) {
-                row.copy_from_slice(b);
-            }
-            T::gemm(
-                r1 - r0,
-                dout,
-                din,
-                &xs[r0 * din..r1 * din],
-                false,
-                w,
-                true,
-                yb,
-                true,
-            );
-        });
+        let n = x.rows();
+        dy.expect_shape(&format!("{what} output gradient"), n, self.outputs)?;
+        if self.act.is_some() {
+            y.expect_shape(&format!("{what} output"), n, self.outputs)?;
+        }
         Ok(())
     }
 
-    fn backward(
-        &mut self,
-        what: &str,
-        x: &Matrix<T>,
-        dy: &Matrix<T>,
-        dx: Option<&mut Matrix<T>>,
+    /// Length of the $\bar Z$ temporary at the start of a block's scratch.
+    fn dz_len(&self) -> usize {
+        if self.act.is_some() {
+            ROW_BLOCK * self.outputs
+        } else {
+            0
+        }
+    }
+
+    fn block_scratch_len(&self, ctx: &Ctx) -> usize {
+        let grads = if ctx.param_grads {
+            self.outputs * self.inputs + self.outputs
+        } else {
+            0
+        };
+        self.dz_len() + grads
+    }
+
+    fn forward_rows(&self, x: &[T], y: &mut [T], rows: usize) {
+        let (din, dout) = (self.inputs, self.outputs);
+        T::gemm(
+            rows,
+            dout,
+            din,
+            x,
+            false,
+            self.effective_weight(),
+            true,
+            y,
+            false,
+        );
+        // Bias and activation while the block is still in cache.
+        Pointwise::add_bias_apply(self.act, y, &self.bias);
+    }
+
+    /// One row block: $\bar Z = \bar Y\odot\phi'$ (in the scratch), then
+    /// $\bar W_b = \bar Z_b^\top X_b$, $\bar b_b = \bar Z_b^\top\mathbf 1$
+    /// (partials, in the scratch) and $\bar X_b = \bar Z_b W$.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_rows(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        rows: usize,
+        scratch: &mut [T],
         ctx: &Ctx,
-    ) -> Result<()> {
-        x.expect_cols(what, self.inputs)?;
-        dy.expect_shape(&format!("{what} output gradient"), x.rows(), self.outputs)?;
-        self.refresh_masked_weight();
-        let (n, din, dout) = (x.rows(), self.inputs, self.outputs);
-        let xs = x.as_slice();
-        let dys = dy.as_slice();
+    ) {
+        let (din, dout) = (self.inputs, self.outputs);
+        let (dz_buf, grads) = scratch.split_at_mut(self.dz_len());
+        let dz: &[T] = match self.act {
+            Some(a) => {
+                let dz = &mut dz_buf[..rows * dout];
+                a.backprop(y, dy, dz);
+                dz
+            }
+            None => dy,
+        };
+        if ctx.param_grads {
+            let (gw, gb) = grads.split_at_mut(dout * din);
+            T::gemm(dout, din, rows, dz, true, x, false, gw, false);
+            if let Some(m) = &self.mask {
+                for (g, &k) in gw.iter_mut().zip(m) {
+                    *g *= k;
+                }
+            }
+            gb.fill(T::ZERO);
+            for row in dz.chunks_exact(dout) {
+                for (g, &v) in gb.iter_mut().zip(row) {
+                    *g += v;
+                }
+            }
+        }
         if let Some(dx) = dx {
-            dx.resize(n, din);
-            let w = self.effective_weight();
-            for_blocks(ctx.par, n, dx.as_mut_slice(), din, |_, r0, r1, dxb| {
-                T::gemm(
-                    r1 - r0,
-                    din,
-                    dout,
-                    &dys[r0 * dout..r1 * dout],
-                    false,
-                    w,
-                    false,
-                    dxb,
-                    false,
-                );
-            });
+            T::gemm(
+                rows,
+                din,
+                dout,
+                dz,
+                false,
+                self.effective_weight(),
+                false,
+                dx,
+                false,
+            );
         }
-        if ctx.param_grads && n > 0 {
-            let nb = n_blocks(n);
-            let stride = dout * din + dout;
-            ensure_len(&mut self.scratch, nb * stride);
-            let mask = self.mask.as_deref();
-            for_blocks_scratch_only(ctx.par, n, &mut self.scratch, stride, |_, r0, r1, s| {
-                let (gw, gb) = s.split_at_mut(dout * din);
-                let dyb = &dys[r0 * dout..r1 * dout];
-                // dW_b = dY_bᵀ X_b
-                T::gemm(
-                    dout,
-                    din,
-                    r1 - r0,
-                    dyb,
-                    true,
-                    &xs[r0 * din..r1 * din],
-                    false,
-                    gw,
-                    false,
-                );
-                if let Some(m) = mask {
-                    for (g, &k) in gw.iter_mut().zip(m) {
-                        *g *= k;
-                    }
-                }
-                gb.fill(T::ZERO);
-                for row in dyb.chunks_exact(dout) {
-                    for (g, &v) in gb.iter_mut().zip(row) {
-                        *g += v;
-                    }
-                }
-            });
-            add_block_sums(&self.scratch, nb, stride, &mut self.grad_weight);
-            // The bias partials sit after the weight partials in each block.
-            let gb_parts = &self.scratch[dout * din..];
-            add_block_sums(gb_parts, nb, stride, &mut self.grad_bias);
+    }
+
+    fn reduce_block_scratch(&mut self, partials: &[T], nb: usize, stride: usize, ctx: &Ctx) {
+        if ctx.param_grads {
+            let g = &partials[self.dz_len()..];
+            add_block_sums(g, nb, stride, &mut self.grad_weight);
+            add_block_sums(
+                &g[self.outputs * self.inputs..],
+                nb,
+                stride,
+                &mut self.grad_bias,
+            );
         }
-        Ok(())
     }
 
     fn visit_params(&self, f: &mut dyn FnMut(ParamRef<'_, T>)) {
@@ -358,6 +389,26 @@ impl<T: Float> Dense<T> {
         Ok(d)
     }
 
+    /// The same layer followed, in place, by a point-wise activation
+    /// (ReLU, tanh, ELU or softplus): $Y = \phi(XW^\top + b)$. Equivalent to
+    /// pushing the activation as its own layer, but faster: the activation
+    /// runs on each row block while it is in cache, and its derivative is
+    /// taken from the stored output ($\bar Z = \bar Y\odot\phi'$ with
+    /// $\phi'$ written through $Y$).
+    ///
+    /// # Errors
+    /// An invalid-parameter error for PReLU (add it as a layer) or an invalid
+    /// $\alpha$/$\beta$.
+    pub fn with_activation(mut self, activation: Activation) -> Result<Self> {
+        self.core.act = Some(Pointwise::from_activation(activation)?);
+        Ok(self)
+    }
+
+    /// The fused activation, if any.
+    pub fn activation(&self) -> Option<Activation> {
+        self.core.act.map(Pointwise::to_activation)
+    }
+
     /// Input width.
     pub fn inputs(&self) -> usize {
         self.core.inputs
@@ -404,23 +455,62 @@ impl<T: Float> Layer<T> for Dense<T> {
         Ok(self.core.outputs)
     }
     fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
-        self.core.forward("dense layer input", x, y, ctx)
+        self.core.check_forward("dense layer input", x)?;
+        let dout = self.core.outputs;
+        forward_by_rows(self, x, y, dout, ctx);
+        Ok(())
     }
     fn backward(
         &mut self,
         x: &Matrix<T>,
-        _y: &Matrix<T>,
+        y: &Matrix<T>,
         dy: &Matrix<T>,
         dx: Option<&mut Matrix<T>>,
         ctx: &Ctx,
     ) -> Result<()> {
-        self.core.backward("dense layer input", x, dy, dx, ctx)
+        self.core.check_backward("dense layer input", x, y, dy)?;
+        if dx.is_none() && !ctx.param_grads {
+            return Ok(());
+        }
+        let mut scratch = std::mem::take(&mut self.core.scratch);
+        backward_by_rows(self, x, y, dy, dx, ctx, &mut scratch);
+        self.core.scratch = scratch;
+        Ok(())
     }
     fn spec(&self) -> LayerSpec {
         LayerSpec::Dense {
             inputs: self.core.inputs,
             outputs: self.core.outputs,
+            activation: self.core.act.map(Pointwise::to_activation),
         }
+    }
+    fn row_local(&self) -> bool {
+        true
+    }
+    fn prepare_rows(&mut self) {
+        self.core.refresh_masked_weight();
+    }
+    fn block_scratch_len(&self, ctx: &Ctx) -> usize {
+        self.core.block_scratch_len(ctx)
+    }
+    fn forward_rows(&self, x: &[T], y: &mut [T], rows: usize, _ctx: &Ctx) {
+        self.core.forward_rows(x, y, rows)
+    }
+    fn backward_rows(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        rows: usize,
+        scratch: &mut [T],
+        ctx: &Ctx,
+    ) {
+        self.core.backward_rows(x, y, dy, dx, rows, scratch, ctx)
+    }
+    fn reduce_block_scratch(&mut self, partials: &[T], n_blocks: usize, stride: usize, ctx: &Ctx) {
+        self.core
+            .reduce_block_scratch(partials, n_blocks, stride, ctx)
     }
 }
 
@@ -499,6 +589,21 @@ impl<T: Float> MaskedDense<T> {
         Ok(d)
     }
 
+    /// The same layer followed, in place, by a point-wise activation; see
+    /// [`Dense::with_activation`].
+    ///
+    /// # Errors
+    /// As [`Dense::with_activation`].
+    pub fn with_activation(mut self, activation: Activation) -> Result<Self> {
+        self.core.act = Some(Pointwise::from_activation(activation)?);
+        Ok(self)
+    }
+
+    /// The fused activation, if any.
+    pub fn activation(&self) -> Option<Activation> {
+        self.core.act.map(Pointwise::to_activation)
+    }
+
     /// Input width.
     pub fn inputs(&self) -> usize {
         self.core.inputs
@@ -557,24 +662,63 @@ impl<T: Float> Layer<T> for MaskedDense<T> {
         Ok(self.core.outputs)
     }
     fn forward(&mut self, x: &Matrix<T>, y: &mut Matrix<T>, ctx: &Ctx) -> Result<()> {
-        self.core.forward("masked dense layer input", x, y, ctx)
+        self.core.check_forward("masked dense layer input", x)?;
+        let dout = self.core.outputs;
+        forward_by_rows(self, x, y, dout, ctx);
+        Ok(())
     }
     fn backward(
         &mut self,
         x: &Matrix<T>,
-        _y: &Matrix<T>,
+        y: &Matrix<T>,
         dy: &Matrix<T>,
         dx: Option<&mut Matrix<T>>,
         ctx: &Ctx,
     ) -> Result<()> {
         self.core
-            .backward("masked dense layer input", x, dy, dx, ctx)
+            .check_backward("masked dense layer input", x, y, dy)?;
+        if dx.is_none() && !ctx.param_grads {
+            return Ok(());
+        }
+        let mut scratch = std::mem::take(&mut self.core.scratch);
+        backward_by_rows(self, x, y, dy, dx, ctx, &mut scratch);
+        self.core.scratch = scratch;
+        Ok(())
     }
     fn spec(&self) -> LayerSpec {
         LayerSpec::MaskedDense {
             inputs: self.core.inputs,
             outputs: self.core.outputs,
             mask: mask_to_strings(&self.mask(), self.core.inputs),
+            activation: self.core.act.map(Pointwise::to_activation),
         }
+    }
+    fn row_local(&self) -> bool {
+        true
+    }
+    fn prepare_rows(&mut self) {
+        self.core.refresh_masked_weight();
+    }
+    fn block_scratch_len(&self, ctx: &Ctx) -> usize {
+        self.core.block_scratch_len(ctx)
+    }
+    fn forward_rows(&self, x: &[T], y: &mut [T], rows: usize, _ctx: &Ctx) {
+        self.core.forward_rows(x, y, rows)
+    }
+    fn backward_rows(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        rows: usize,
+        scratch: &mut [T],
+        ctx: &Ctx,
+    ) {
+        self.core.backward_rows(x, y, dy, dx, rows, scratch, ctx)
+    }
+    fn reduce_block_scratch(&mut self, partials: &[T], n_blocks: usize, stride: usize, ctx: &Ctx) {
+        self.core
+            .reduce_block_scratch(partials, n_blocks, stride, ctx)
     }
 }

@@ -1,6 +1,6 @@
 //! The built-in layers.
 
-mod activation;
+pub(crate) mod activation;
 mod dense;
 mod norm;
 
