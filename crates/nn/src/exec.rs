@@ -244,13 +244,27 @@ pub(crate) fn for_blocks_opt<A, B, F>(
 
 /// `out[j] += Σ_b partials[b * stride + j]`, summing the blocks in order.
 pub(crate) fn add_block_sums<T: Float>(partials: &[T], nb: usize, stride: usize, out: &mut [T]) {
-    debug_assert!(out.len() <= stride);
-    for (j, o) in out.iter_mut().enumerate() {
-        let mut s = T::ZERO;
+    debug_assert!(out.len() <= stride || nb <= 1);
+    // Columns in chunks so that each block's partials are read contiguously;
+    // every sum is still 0 + p_0 + p_1 + ... in block order, then added to out.
+    const CHUNK: usize = 256;
+    let mut acc = [T::ZERO; CHUNK];
+    let len = out.len();
+    let mut j0 = 0;
+    while j0 < len {
+        let w = CHUNK.min(len - j0);
+        let acc = &mut acc[..w];
+        acc.fill(T::ZERO);
         for b in 0..nb {
-            s += partials[b * stride + j];
+            let p = &partials[b * stride + j0..b * stride + j0 + w];
+            for (a, &v) in acc.iter_mut().zip(p) {
+                *a += v;
+            }
         }
-        *o += s;
+        for (o, &a) in out[j0..j0 + w].iter_mut().zip(acc.iter()) {
+            *o += a;
+        }
+        j0 += w;
     }
 }
 

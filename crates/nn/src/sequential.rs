@@ -1,12 +1,17 @@
 //! [`Sequential`]: a chain of layers that owns its activation buffers.
 
 use crate::error::{invalid, shape, NnError, Result};
-use crate::exec::{Ctx, Par};
+use crate::exec::{block_rows, ensure_len, n_blocks, Ctx, Par, ROW_BLOCK};
 use crate::float::Float;
 use crate::layer::{Layer, LayerSpec, ParamMut, ParamRef, Parameters};
 use crate::layers::{Activation, Dense, Init};
 use crate::matrix::Matrix;
 use rand::Rng;
+use rayon::prelude::*;
+
+/// One block's slices in a fused backward pass: its rows of the input
+/// gradient (if wanted), its partial-gradient scratch, its ping-pong buffers.
+type BlockBufs<'a, T> = ((Option<&'a mut [T]>, &'a mut [T]), &'a mut [T]);
 
 /// Layers applied one after the other: $f = f_L \circ \dots \circ f_1$.
 ///
@@ -41,6 +46,10 @@ pub struct Sequential<T: Float> {
     outs: Vec<Matrix<T>>,
     grads: [Matrix<T>; 2],
     last_rows: Option<usize>,
+    /// Per-block partial gradients of a fused segment (block-major).
+    block_scratch: Vec<T>,
+    /// Per-block gradient ping-pong buffers of a fused segment.
+    block_tmp: Vec<T>,
 }
 
 impl<T: Float> Sequential<T> {
@@ -53,6 +62,8 @@ impl<T: Float> Sequential<T> {
             outs: Vec::new(),
             grads: [Matrix::zeros(0, 0), Matrix::zeros(0, 0)],
             last_rows: None,
+            block_scratch: Vec::new(),
+            block_tmp: Vec::new(),
         }
     }
 
@@ -185,13 +196,210 @@ impl<T: Float> Sequential<T> {
             return Err(invalid("network", "no layers", "at least one layer"));
         }
         self.last_rows = None;
-        for l in 0..self.layers.len() {
-            let (before, after) = self.outs.split_at_mut(l);
-            let input = if l == 0 { x } else { &before[l - 1] };
-            self.layers[l].forward(input, &mut after[0], ctx)?;
+        let nl = self.layers.len();
+        let mut l = 0;
+        while l < nl {
+            let e = self.segment_end(l);
+            if e - l > 1 {
+                self.forward_segment(l, e, x, ctx);
+            } else {
+                let (before, after) = self.outs.split_at_mut(l);
+                let input = if l == 0 { x } else { &before[l - 1] };
+                self.layers[l].forward(input, &mut after[0], ctx)?;
+            }
+            l = e;
         }
         self.last_rows = Some(x.rows());
-        Ok(&self.outs[self.layers.len() - 1])
+        Ok(&self.outs[nl - 1])
+    }
+
+    /// End (exclusive) of the run of row-local layers starting at `l`, or
+    /// `l + 1` when layer `l` is not row-local.
+    fn segment_end(&self, l: usize) -> usize {
+        let mut e = l + 1;
+        if self.layers[l].row_local() {
+            while e < self.layers.len() && self.layers[e].row_local() {
+                e += 1;
+            }
+        }
+        e
+    }
+
+    /// Width of the input of layer `l`.
+    fn width_in(&self, l: usize) -> usize {
+        if l == 0 {
+            self.input_dim
+        } else {
+            self.dims[l - 1]
+        }
+    }
+
+    /// Forward pass of the row-local layers `l..e`, one row block at a time
+    /// through all of them (the block stays in cache between layers).
+    fn forward_segment(&mut self, l: usize, e: usize, x: &Matrix<T>, ctx: &Ctx) {
+        let n = x.rows();
+        for k in l..e {
+            self.layers[k].prepare_rows();
+            self.outs[k].resize(n, self.dims[k]);
+        }
+        let din = self.width_in(l);
+        let dims = &self.dims[l..e];
+        let layers = &self.layers[l..e];
+        let (before, rest) = self.outs.split_at_mut(l);
+        let input: &[T] = if l == 0 {
+            x.as_slice()
+        } else {
+            before[l - 1].as_slice()
+        };
+        let nb = n_blocks(n);
+        let mut per_block: Vec<Vec<&mut [T]>> =
+            (0..nb).map(|_| Vec::with_capacity(e - l)).collect();
+        for (k, m) in rest[..e - l].iter_mut().enumerate() {
+            let mut s = m.as_mut_slice();
+            for (b, pieces) in per_block.iter_mut().enumerate() {
+                let (r0, r1) = block_rows(b, n);
+                let (head, tail) = s.split_at_mut((r1 - r0) * dims[k]);
+                pieces.push(head);
+                s = tail;
+            }
+        }
+        let run = |(b, mut pieces): (usize, Vec<&mut [T]>)| {
+            let (r0, r1) = block_rows(b, n);
+            for k in 0..pieces.len() {
+                let (prev, cur) = pieces.split_at_mut(k);
+                let inp: &[T] = if k == 0 {
+                    &input[r0 * din..r1 * din]
+                } else {
+                    &*prev[k - 1]
+                };
+                layers[k].forward_rows(inp, &mut *cur[0], r1 - r0, ctx);
+            }
+        };
+        match ctx.par {
+            Par::Seq => per_block.into_iter().enumerate().for_each(run),
+            Par::Rayon => per_block.into_par_iter().enumerate().for_each(run),
+        }
+    }
+
+    /// Backward pass of the row-local layers `l..e`, one row block at a time
+    /// from layer `e - 1` down to `l`: the gradient flows between layers in
+    /// per-block buffers, partial parameter gradients go to a block-major
+    /// arena and are reduced in block order afterwards. Writes the input
+    /// gradient of layer `l` into `dx` when given.
+    fn backward_segment(
+        &mut self,
+        l: usize,
+        e: usize,
+        x: &Matrix<T>,
+        dy: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+        ctx: &Ctx,
+    ) {
+        let n = x.rows();
+        for k in l..e {
+            self.layers[k].prepare_rows();
+        }
+        let nb = n_blocks(n);
+        let strides: Vec<usize> = self.layers[l..e]
+            .iter()
+            .map(|k| k.block_scratch_len(ctx))
+            .collect();
+        let offsets: Vec<usize> = strides
+            .iter()
+            .scan(0, |acc, &s| {
+                let o = *acc;
+                *acc += s;
+                Some(o)
+            })
+            .collect();
+        let total: usize = strides.iter().sum();
+        ensure_len(&mut self.block_scratch, nb * total);
+        let maxw = (l..e)
+            .map(|k| self.width_in(k).max(self.dims[k]))
+            .max()
+            .unwrap_or(1);
+        let half = ROW_BLOCK * maxw;
+        ensure_len(&mut self.block_tmp, nb * 2 * half);
+        let din = self.width_in(l);
+        let dout = self.dims[e - 1];
+        let (dims, layers, outs) = (&self.dims, &self.layers, &self.outs);
+        let input_dim = self.input_dim;
+        let xs = x.as_slice();
+        let dys = dy.as_slice();
+        let dx_pieces: Vec<Option<&mut [T]>> = match dx {
+            Some(m) => {
+                m.resize(n, din);
+                let mut s = m.as_mut_slice();
+                (0..nb)
+                    .map(|b| {
+                        let (r0, r1) = block_rows(b, n);
+                        let (head, tail) = std::mem::take(&mut s).split_at_mut((r1 - r0) * din);
+                        s = tail;
+                        Some(head)
+                    })
+                    .collect()
+            }
+            None => (0..nb).map(|_| None).collect(),
+        };
+        let scratch_pieces: Vec<&mut [T]> = if total == 0 {
+            (0..nb).map(|_| <&mut [T]>::default()).collect()
+        } else {
+            self.block_scratch[..nb * total].chunks_mut(total).collect()
+        };
+        let tmp_pieces: Vec<&mut [T]> = self.block_tmp[..nb * 2 * half]
+            .chunks_mut(2 * half)
+            .collect();
+        let (strides, offsets) = (&strides, &offsets);
+        let run = |(b, ((mut dxb, scratch), tmp)): (usize, BlockBufs<'_, T>)| {
+            let (r0, r1) = block_rows(b, n);
+            let rows = r1 - r0;
+            let (t0, t1) = tmp.split_at_mut(half);
+            let mut which = 0;
+            for (i, k) in (l..e).rev().enumerate() {
+                let (dst, src) = if which == 0 {
+                    (&mut *t0, &*t1)
+                } else {
+                    (&mut *t1, &*t0)
+                };
+                let dk_out = dims[k];
+                let width_in = if k == 0 { input_dim } else { dims[k - 1] };
+                let g: &[T] = if i == 0 {
+                    &dys[r0 * dout..r1 * dout]
+                } else {
+                    &src[..rows * dk_out]
+                };
+                let input: &[T] = if k == 0 {
+                    &xs[r0 * width_in..r1 * width_in]
+                } else {
+                    &outs[k - 1].as_slice()[r0 * width_in..r1 * width_in]
+                };
+                let y = &outs[k].as_slice()[r0 * dk_out..r1 * dk_out];
+                let j = k - l;
+                let s = &mut scratch[offsets[j]..offsets[j] + strides[j]];
+                let target: Option<&mut [T]> = if k > l {
+                    Some(&mut dst[..rows * width_in])
+                } else {
+                    dxb.take()
+                };
+                layers[k].backward_rows(input, y, g, target, rows, s, ctx);
+                which ^= 1;
+            }
+        };
+        let items = dx_pieces.into_iter().zip(scratch_pieces).zip(tmp_pieces);
+        match ctx.par {
+            Par::Seq => items.enumerate().for_each(run),
+            Par::Rayon => items
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .enumerate()
+                .for_each(run),
+        }
+        if n > 0 {
+            for (j, k) in (l..e).enumerate() {
+                let partials = &self.block_scratch[offsets[j]..];
+                self.layers[k].reduce_block_scratch(partials, nb, total, ctx);
+            }
+        }
     }
 
     /// Back-propagates `dy` ($\partial L/\partial$ output) through the network
@@ -220,24 +428,34 @@ impl<T: Float> Sequential<T> {
         x.expect_cols("network input", self.input_dim)?;
         dy.expect_shape("network output gradient", n, self.output_dim())?;
         let [mut a, mut b] = std::mem::take(&mut self.grads);
-        let nl = self.layers.len();
         let mut result = Ok(());
-        for (step, l) in (0..nl).rev().enumerate() {
+        // `a` holds the gradient flowing into the layers below, except at the
+        // start, where it is the caller's `dy`.
+        let mut from_caller = true;
+        let mut e = self.layers.len();
+        while e > 0 {
+            let mut l = e - 1;
+            if self.layers[l].row_local() {
+                while l > 0 && self.layers[l - 1].row_local() {
+                    l -= 1;
+                }
+            }
             let need = l > 0 || want_dx;
-            let input = if l == 0 { x } else { &self.outs[l - 1] };
-            let out = &self.outs[l];
-            let layer = &mut self.layers[l];
-            let r = if step == 0 {
-                layer.backward(input, out, dy, need.then_some(&mut a), ctx)
+            let g = if from_caller { dy } else { &a };
+            let r = if e - l > 1 {
+                self.backward_segment(l, e, x, g, need.then_some(&mut b), ctx);
+                Ok(())
             } else {
-                let r = layer.backward(input, out, &a, need.then_some(&mut b), ctx);
-                std::mem::swap(&mut a, &mut b);
-                r
+                let input = if l == 0 { x } else { &self.outs[l - 1] };
+                self.layers[l].backward(input, &self.outs[l], g, need.then_some(&mut b), ctx)
             };
-            if let Err(e) = r {
-                result = Err(e);
+            if let Err(err) = r {
+                result = Err(err);
                 break;
             }
+            std::mem::swap(&mut a, &mut b);
+            from_caller = false;
+            e = l;
         }
         self.grads = [a, b];
         result?;
