@@ -207,9 +207,15 @@ pub trait Layer<T: Float>: Parameters<T> + Send + Sync + std::fmt::Debug {
     /// of `forward_rows`/`backward_rows` calls (masked weights).
     fn prepare_rows(&mut self) {}
 
-    /// Row-block interface: scratch elements `backward_rows` needs per block
-    /// (temporaries and partial parameter gradients).
+    /// Row-block interface: elements of per-block scratch that
+    /// `backward_rows` fills with partial parameter gradients.
     fn block_scratch_len(&self, _ctx: &Ctx) -> usize {
+        0
+    }
+
+    /// Row-block interface: elements of temporary storage `backward_rows`
+    /// needs for one block (reused from block to block).
+    fn block_temp_len(&self) -> usize {
         0
     }
 
@@ -218,8 +224,9 @@ pub trait Layer<T: Float>: Parameters<T> + Send + Sync + std::fmt::Debug {
     fn forward_rows(&self, _x: &[T], _y: &mut [T], _rows: usize, _ctx: &Ctx) {}
 
     /// Row-block interface: `backward` on `rows` rows; partial parameter
-    /// gradients go to `scratch` (of [`Layer::block_scratch_len`] elements)
-    /// and `dx`, when given, is overwritten.
+    /// gradients go to `scratch` (of [`Layer::block_scratch_len`] elements),
+    /// `temp` (of [`Layer::block_temp_len`] elements) holds temporaries, and
+    /// `dx`, when given, is overwritten.
     #[allow(clippy::too_many_arguments)]
     fn backward_rows(
         &self,
@@ -229,6 +236,7 @@ pub trait Layer<T: Float>: Parameters<T> + Send + Sync + std::fmt::Debug {
         _dx: Option<&mut [T]>,
         _rows: usize,
         _scratch: &mut [T],
+        _temp: &mut [T],
         _ctx: &Ctx,
     ) {
     }
@@ -280,7 +288,8 @@ pub(crate) fn backward_by_rows<T: Float, L: Layer<T> + ?Sized>(
     let (n, din) = x.shape();
     let dout = dy.cols();
     let nb = crate::exec::n_blocks(n);
-    let stride = layer.block_scratch_len(ctx);
+    let part = layer.block_scratch_len(ctx);
+    let stride = part + layer.block_temp_len();
     crate::exec::ensure_len(scratch, nb * stride);
     let (xs, ys, dys) = (x.as_slice(), y.as_slice(), dy.as_slice());
     let out = dx.map(|dx| {
@@ -289,13 +298,15 @@ pub(crate) fn backward_by_rows<T: Float, L: Layer<T> + ?Sized>(
     });
     let l = &*layer;
     crate::exec::for_blocks_opt(ctx.par, n, out, scratch, stride, |_, r0, r1, dxb, s| {
+        let (partials, temp) = s.split_at_mut(part);
         l.backward_rows(
             &xs[r0 * din..r1 * din],
             &ys[r0 * dout..r1 * dout],
             &dys[r0 * dout..r1 * dout],
             dxb,
             r1 - r0,
-            s,
+            partials,
+            temp,
             ctx,
         )
     });

@@ -9,9 +9,9 @@ use crate::matrix::Matrix;
 use rand::Rng;
 use rayon::prelude::*;
 
-/// One block's slices in a fused backward pass: its rows of the input
-/// gradient (if wanted), its partial-gradient scratch, its ping-pong buffers.
-type BlockBufs<'a, T> = ((Option<&'a mut [T]>, &'a mut [T]), &'a mut [T]);
+/// One block of a fused backward pass: its index, its rows of the input
+/// gradient (if wanted) and its partial-gradient scratch.
+type BlockJob<'a, T> = (usize, Option<&'a mut [T]>, &'a mut [T]);
 
 /// Layers applied one after the other: $f = f_L \circ \dots \circ f_1$.
 ///
@@ -282,10 +282,13 @@ impl<T: Float> Sequential<T> {
     }
 
     /// Backward pass of the row-local layers `l..e`, one row block at a time
-    /// from layer `e - 1` down to `l`: the gradient flows between layers in
-    /// per-block buffers, partial parameter gradients go to a block-major
-    /// arena and are reduced in block order afterwards. Writes the input
-    /// gradient of layer `l` into `dx` when given.
+    /// from layer `e - 1` down to `l`. Partial parameter gradients go to a
+    /// block-major arena and are reduced in block order afterwards; the
+    /// gradient flowing between layers and the layers' temporaries live in
+    /// one buffer per worker, reused from block to block so they stay in
+    /// cache (worker `w` of `P` takes blocks `w, w + P, ...`; the assignment
+    /// does not affect any result). Writes the input gradient of layer `l`
+    /// into `dx` when given.
     fn backward_segment(
         &mut self,
         l: usize,
@@ -300,6 +303,12 @@ impl<T: Float> Sequential<T> {
             self.layers[k].prepare_rows();
         }
         let nb = n_blocks(n);
+        if nb == 0 {
+            if let Some(m) = dx {
+                m.resize(0, self.width_in(l));
+            }
+            return;
+        }
         let strides: Vec<usize> = self.layers[l..e]
             .iter()
             .map(|k| k.block_scratch_len(ctx))
@@ -319,86 +328,92 @@ impl<T: Float> Sequential<T> {
             .max()
             .unwrap_or(1);
         let half = ROW_BLOCK * maxw;
-        ensure_len(&mut self.block_tmp, nb * 2 * half);
+        let temp_len = self.layers[l..e]
+            .iter()
+            .map(|k| k.block_temp_len())
+            .max()
+            .unwrap_or(0);
+        let per_worker = 2 * half + temp_len;
+        let workers = match ctx.par {
+            Par::Seq => 1,
+            Par::Rayon => rayon::current_num_threads().clamp(1, nb),
+        };
+        ensure_len(&mut self.block_tmp, workers * per_worker);
         let din = self.width_in(l);
         let dout = self.dims[e - 1];
         let (dims, layers, outs) = (&self.dims, &self.layers, &self.outs);
         let input_dim = self.input_dim;
         let xs = x.as_slice();
         let dys = dy.as_slice();
-        let dx_pieces: Vec<Option<&mut [T]>> = match dx {
-            Some(m) => {
-                m.resize(n, din);
-                let mut s = m.as_mut_slice();
-                (0..nb)
-                    .map(|b| {
-                        let (r0, r1) = block_rows(b, n);
-                        let (head, tail) = std::mem::take(&mut s).split_at_mut((r1 - r0) * din);
-                        s = tail;
-                        Some(head)
-                    })
-                    .collect()
-            }
-            None => (0..nb).map(|_| None).collect(),
-        };
-        let scratch_pieces: Vec<&mut [T]> = if total == 0 {
-            (0..nb).map(|_| <&mut [T]>::default()).collect()
-        } else {
-            self.block_scratch[..nb * total].chunks_mut(total).collect()
-        };
-        let tmp_pieces: Vec<&mut [T]> = self.block_tmp[..nb * 2 * half]
-            .chunks_mut(2 * half)
-            .collect();
-        let (strides, offsets) = (&strides, &offsets);
-        let run = |(b, ((mut dxb, scratch), tmp)): (usize, BlockBufs<'_, T>)| {
+        // Each block's rows of dx (if wanted) and partial-gradient scratch,
+        // dealt to the workers round-robin.
+        let mut jobs: Vec<Vec<BlockJob<'_, T>>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut dx_rest: Option<&mut [T]> = dx.map(|m| {
+            m.resize(n, din);
+            m.as_mut_slice()
+        });
+        let mut scr_rest: &mut [T] = &mut self.block_scratch[..nb * total];
+        for b in 0..nb {
             let (r0, r1) = block_rows(b, n);
-            let rows = r1 - r0;
-            let (t0, t1) = tmp.split_at_mut(half);
-            let mut which = 0;
-            for (i, k) in (l..e).rev().enumerate() {
-                let (dst, src) = if which == 0 {
-                    (&mut *t0, &*t1)
-                } else {
-                    (&mut *t1, &*t0)
-                };
-                let dk_out = dims[k];
-                let width_in = if k == 0 { input_dim } else { dims[k - 1] };
-                let g: &[T] = if i == 0 {
-                    &dys[r0 * dout..r1 * dout]
-                } else {
-                    &src[..rows * dk_out]
-                };
-                let input: &[T] = if k == 0 {
-                    &xs[r0 * width_in..r1 * width_in]
-                } else {
-                    &outs[k - 1].as_slice()[r0 * width_in..r1 * width_in]
-                };
-                let y = &outs[k].as_slice()[r0 * dk_out..r1 * dk_out];
-                let j = k - l;
-                let s = &mut scratch[offsets[j]..offsets[j] + strides[j]];
-                let target: Option<&mut [T]> = if k > l {
-                    Some(&mut dst[..rows * width_in])
-                } else {
-                    dxb.take()
-                };
-                layers[k].backward_rows(input, y, g, target, rows, s, ctx);
-                which ^= 1;
+            let dxb = dx_rest.take().map(|s| {
+                let (head, tail) = s.split_at_mut((r1 - r0) * din);
+                dx_rest = Some(tail);
+                head
+            });
+            let (head, tail) = std::mem::take(&mut scr_rest).split_at_mut(total);
+            scr_rest = tail;
+            jobs[b % workers].push((b, dxb, head));
+        }
+        let (strides, offsets) = (&strides, &offsets);
+        let work = |(list, tmp): (Vec<BlockJob<'_, T>>, &mut [T])| {
+            let (t0, rest) = tmp.split_at_mut(half);
+            let (t1, temp) = rest.split_at_mut(half);
+            for (b, mut dxb, scratch) in list {
+                let (r0, r1) = block_rows(b, n);
+                let rows = r1 - r0;
+                let mut which = 0;
+                for (i, k) in (l..e).rev().enumerate() {
+                    let (dst, src) = if which == 0 {
+                        (&mut *t0, &*t1)
+                    } else {
+                        (&mut *t1, &*t0)
+                    };
+                    let dk_out = dims[k];
+                    let width_in = if k == 0 { input_dim } else { dims[k - 1] };
+                    let g: &[T] = if i == 0 {
+                        &dys[r0 * dout..r1 * dout]
+                    } else {
+                        &src[..rows * dk_out]
+                    };
+                    let input: &[T] = if k == 0 {
+                        &xs[r0 * width_in..r1 * width_in]
+                    } else {
+                        &outs[k - 1].as_slice()[r0 * width_in..r1 * width_in]
+                    };
+                    let y = &outs[k].as_slice()[r0 * dk_out..r1 * dk_out];
+                    let j = k - l;
+                    let s = &mut scratch[offsets[j]..offsets[j] + strides[j]];
+                    let target: Option<&mut [T]> = if k > l {
+                        Some(&mut dst[..rows * width_in])
+                    } else {
+                        dxb.take()
+                    };
+                    layers[k].backward_rows(input, y, g, target, rows, s, &mut *temp, ctx);
+                    which ^= 1;
+                }
             }
         };
-        let items = dx_pieces.into_iter().zip(scratch_pieces).zip(tmp_pieces);
+        let tmps = self.block_tmp[..workers * per_worker].chunks_mut(per_worker);
         match ctx.par {
-            Par::Seq => items.enumerate().for_each(run),
-            Par::Rayon => items
-                .collect::<Vec<_>>()
+            Par::Seq => jobs.into_iter().zip(tmps).for_each(work),
+            Par::Rayon => jobs
                 .into_par_iter()
-                .enumerate()
-                .for_each(run),
+                .zip(tmps.collect::<Vec<_>>())
+                .for_each(work),
         }
-        if n > 0 {
-            for (j, k) in (l..e).enumerate() {
-                let partials = &self.block_scratch[offsets[j]..];
-                self.layers[k].reduce_block_scratch(partials, nb, total, ctx);
-            }
+        for (j, k) in (l..e).enumerate() {
+            let partials = &self.block_scratch[offsets[j]..];
+            self.layers[k].reduce_block_scratch(partials, nb, total, ctx);
         }
     }
 

@@ -73,6 +73,7 @@ macro_rules! elementwise_layer {
                 dx: Option<&mut [T]>,
                 _rows: usize,
                 _scratch: &mut [T],
+                _temp: &mut [T],
                 _ctx: &Ctx,
             ) {
                 if let Some(dx) = dx {
@@ -430,6 +431,7 @@ impl<T: Float> Layer<T> for PRelu<T> {
         dx: Option<&mut [T]>,
         rows: usize,
         scratch: &mut [T],
+        _temp: &mut [T],
         ctx: &Ctx,
     ) {
         if rows == 0 {
@@ -535,6 +537,17 @@ impl Pointwise {
 
     /// `z ← φ(z + b)` row by row over a block (`b` has one entry per column).
     pub(crate) fn add_bias_apply<T: Float>(act: Option<Self>, block: &mut [T], b: &[T]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { add_bias_apply_avx2(act, block, b) };
+            return;
+        }
+        Self::add_bias_apply_generic(act, block, b)
+    }
+
+    #[inline(always)]
+    fn add_bias_apply_generic<T: Float>(act: Option<Self>, block: &mut [T], b: &[T]) {
         let d = b.len();
         match act {
             None => {
@@ -584,6 +597,17 @@ impl Pointwise {
     /// ReLU $[y>0]$, tanh $1-y^2$, ELU $1$ or $y+\alpha$, softplus
     /// $1 - e^{-\beta y}$.
     pub(crate) fn backprop<T: Float>(self, y: &[T], dy: &[T], out: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { backprop_avx2(self, y, dy, out) };
+            return;
+        }
+        self.backprop_generic(y, dy, out)
+    }
+
+    #[inline(always)]
+    fn backprop_generic<T: Float>(self, y: &[T], dy: &[T], out: &mut [T]) {
         let it = out.iter_mut().zip(y.iter().zip(dy));
         match self {
             Pointwise::Relu => {
@@ -610,4 +634,19 @@ impl Pointwise {
             }
         }
     }
+}
+
+/// [`Pointwise::add_bias_apply`] compiled for AVX2 (the loops vectorise
+/// 8 lanes of `f32` instead of SSE2's 4; the arithmetic is the same).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_bias_apply_avx2<T: Float>(act: Option<Pointwise>, block: &mut [T], b: &[T]) {
+    Pointwise::add_bias_apply_generic(act, block, b)
+}
+
+/// [`Pointwise::backprop`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn backprop_avx2<T: Float>(act: Pointwise, y: &[T], dy: &[T], out: &mut [T]) {
+    act.backprop_generic(y, dy, out)
 }

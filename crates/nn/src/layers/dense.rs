@@ -168,8 +168,8 @@ impl<T: Float> Affine<T> {
         Ok(())
     }
 
-    /// Length of the $\bar Z$ temporary at the start of a block's scratch.
-    fn dz_len(&self) -> usize {
+    /// Length of the $\bar Z$ temporary of a block.
+    fn block_temp_len(&self) -> usize {
         if self.act.is_some() {
             ROW_BLOCK * self.outputs
         } else {
@@ -178,12 +178,11 @@ impl<T: Float> Affine<T> {
     }
 
     fn block_scratch_len(&self, ctx: &Ctx) -> usize {
-        let grads = if ctx.param_grads {
+        if ctx.param_grads {
             self.outputs * self.inputs + self.outputs
         } else {
             0
-        };
-        self.dz_len() + grads
+        }
     }
 
     fn forward_rows(&self, x: &[T], y: &mut [T], rows: usize) {
@@ -203,7 +202,7 @@ impl<T: Float> Affine<T> {
         Pointwise::add_bias_apply(self.act, y, &self.bias);
     }
 
-    /// One row block: $\bar Z = \bar Y\odot\phi'$ (in the scratch), then
+    /// One row block: $\bar Z = \bar Y\odot\phi'$ (in `temp`), then
     /// $\bar W_b = \bar Z_b^\top X_b$, $\bar b_b = \bar Z_b^\top\mathbf 1$
     /// (partials, in the scratch) and $\bar X_b = \bar Z_b W$.
     #[allow(clippy::too_many_arguments)]
@@ -214,14 +213,14 @@ impl<T: Float> Affine<T> {
         dy: &[T],
         dx: Option<&mut [T]>,
         rows: usize,
-        scratch: &mut [T],
+        grads: &mut [T],
+        temp: &mut [T],
         ctx: &Ctx,
     ) {
         let (din, dout) = (self.inputs, self.outputs);
-        let (dz_buf, grads) = scratch.split_at_mut(self.dz_len());
         let dz: &[T] = match self.act {
             Some(a) => {
-                let dz = &mut dz_buf[..rows * dout];
+                let dz = &mut temp[..rows * dout];
                 a.backprop(y, dy, dz);
                 dz
             }
@@ -259,7 +258,7 @@ impl<T: Float> Affine<T> {
 
     fn reduce_block_scratch(&mut self, partials: &[T], nb: usize, stride: usize, ctx: &Ctx) {
         if ctx.param_grads {
-            let g = &partials[self.dz_len()..];
+            let g = partials;
             add_block_sums(g, nb, stride, &mut self.grad_weight);
             add_block_sums(
                 &g[self.outputs * self.inputs..],
@@ -493,6 +492,9 @@ impl<T: Float> Layer<T> for Dense<T> {
     fn block_scratch_len(&self, ctx: &Ctx) -> usize {
         self.core.block_scratch_len(ctx)
     }
+    fn block_temp_len(&self) -> usize {
+        self.core.block_temp_len()
+    }
     fn forward_rows(&self, x: &[T], y: &mut [T], rows: usize, _ctx: &Ctx) {
         self.core.forward_rows(x, y, rows)
     }
@@ -504,9 +506,11 @@ impl<T: Float> Layer<T> for Dense<T> {
         dx: Option<&mut [T]>,
         rows: usize,
         scratch: &mut [T],
+        temp: &mut [T],
         ctx: &Ctx,
     ) {
-        self.core.backward_rows(x, y, dy, dx, rows, scratch, ctx)
+        self.core
+            .backward_rows(x, y, dy, dx, rows, scratch, temp, ctx)
     }
     fn reduce_block_scratch(&mut self, partials: &[T], n_blocks: usize, stride: usize, ctx: &Ctx) {
         self.core
@@ -702,6 +706,9 @@ impl<T: Float> Layer<T> for MaskedDense<T> {
     fn block_scratch_len(&self, ctx: &Ctx) -> usize {
         self.core.block_scratch_len(ctx)
     }
+    fn block_temp_len(&self) -> usize {
+        self.core.block_temp_len()
+    }
     fn forward_rows(&self, x: &[T], y: &mut [T], rows: usize, _ctx: &Ctx) {
         self.core.forward_rows(x, y, rows)
     }
@@ -713,9 +720,11 @@ impl<T: Float> Layer<T> for MaskedDense<T> {
         dx: Option<&mut [T]>,
         rows: usize,
         scratch: &mut [T],
+        temp: &mut [T],
         ctx: &Ctx,
     ) {
-        self.core.backward_rows(x, y, dy, dx, rows, scratch, ctx)
+        self.core
+            .backward_rows(x, y, dy, dx, rows, scratch, temp, ctx)
     }
     fn reduce_block_scratch(&mut self, partials: &[T], n_blocks: usize, stride: usize, ctx: &Ctx) {
         self.core
