@@ -35,13 +35,32 @@
 //! # Speed and determinism
 //!
 //! Matrix products go through faer's GEMM (AVX2/AVX-512 kernels chosen at run
-//! time). Each layer cuts the batch into blocks of [`exec::ROW_BLOCK`] rows;
-//! blocks run on the current rayon pool when [`Par::Rayon`] is asked for, and
-//! batch sums (weight gradients, batch statistics) are formed per block and
-//! added in block order. Results are therefore **bit-identical for any number
-//! of threads**, including the sequential [`Par::Seq`]. Buffers live in the
-//! layers and in [`Sequential`], so training at a fixed batch size allocates
-//! nothing per sample.
+//! time, always called sequentially). Every layer cuts the batch into blocks
+//! of [`exec::ROW_BLOCK`] rows; blocks run on the current rayon pool when
+//! [`Par::Rayon`] is asked for, and batch sums (weight gradients, batch
+//! statistics) are formed per block and added in block order. Results are
+//! therefore **bit-identical for any number of threads**, including the
+//! sequential [`Par::Seq`] (they do depend on `ROW_BLOCK`).
+//!
+//! Three things make the passes fast:
+//! - point-wise activations can be fused into the affine layers
+//!   ([`Dense::with_activation`]; [`Sequential::mlp`] does it), which apply
+//!   them to each block right after its product and differentiate them
+//!   through the stored output;
+//! - [`Sequential`] runs each run of *row-local* layers (affine, activations,
+//!   PReLU: the optional row-block methods of [`Layer`]) one block at a time
+//!   through all of them, so a block's activations and gradients stay in
+//!   cache from layer to layer;
+//! - all buffers live in the layers and in [`Sequential`]: training at a fixed
+//!   batch size allocates nothing per sample.
+//!
+//! Measured on the development machine (2 shared cores, AVX-512) with
+//! `cargo bench --bench nn`: full Adam training steps of the MLP
+//! 49 → 128 → 64 → 64 → 1 (ReLU) at batch 8192 in `f32` reach about
+//! 0.8 million samples per second on one thread (10 ms per step), against
+//! 0.45 million for PyTorch 2.15 CPU measured alongside
+//! (`benches/peers/nn_peer.py`). The other engineers' builds shared the
+//! machine during these runs, so the numbers scatter by ±20 %.
 //!
 //! # Example
 //!

@@ -231,3 +231,28 @@ fn schedules() {
     assert!(LrSchedule::cosine(0, 0.0).is_err());
     assert!(LrSchedule::reduce_on_plateau(1.0, 1, 0.0, 0, 0.0).is_err());
 }
+
+#[test]
+fn vanished_gradients_do_not_leave_subnormal_moments() {
+    let mut d = Dense::<f32>::from_params(1, 1, vec![1.0], vec![0.0]).unwrap();
+    d.visit_params_mut(&mut |p| p.grad.fill(0.1));
+    let mut adam = Adam::new(1e-3).unwrap();
+    let mut sgd = Sgd::new(1e-3).unwrap().with_momentum(0.9).unwrap();
+    let mut lamb = Lamb::new(1e-3).unwrap();
+    adam.step(&mut d).unwrap();
+    sgd.step(&mut d).unwrap();
+    lamb.step(&mut d).unwrap();
+    d.zero_grad();
+    for _ in 0..3000 {
+        adam.step(&mut d).unwrap();
+        sgd.step(&mut d).unwrap();
+        lamb.step(&mut d).unwrap();
+    }
+    // 0.9^3000 · 0.01 is far below f32's smallest normal value: the first
+    // moments must be exactly zero, never subnormal.
+    let no_subnormal = |v: &[Vec<f32>]| v.iter().flatten().all(|x| *x == 0.0 || x.is_normal());
+    assert!(adam.m.iter().flatten().all(|x| *x == 0.0));
+    assert!(no_subnormal(&adam.v));
+    assert!(sgd.velocity.iter().flatten().all(|x| *x == 0.0));
+    assert!(lamb.m.iter().flatten().all(|x| *x == 0.0) && no_subnormal(&lamb.v));
+}
