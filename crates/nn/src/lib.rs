@@ -143,3 +143,8 @@ pub use loss::{FlowNll, Loss, Mse, PoissonNll, WeightedMae};
 pub use matrix::Matrix;
 pub use optim::{Adam, Lamb, Optimizer, Sgd};
 pub use sequential::Sequential;
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

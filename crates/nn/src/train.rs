@@ -306,7 +306,8 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Shuffle the samples every epoch (otherwise keep their order).
     pub shuffle: bool,
-    /// Skip the last, shorter minibatch of each epoch.
+    /// Skip the last, shorter minibatch of each epoch (useful with batch
+    /// normalisation, which needs at least two rows per training batch).
     pub drop_last: bool,
     /// Gradient clipping before each step.
     pub clip: Option<GradClip>,
