@@ -55,12 +55,19 @@
 //!   batch size allocates nothing per sample.
 //!
 //! Measured on the development machine (2 shared cores, AVX-512) with
-//! `cargo bench --bench nn`: full Adam training steps of the MLP
-//! 49 → 128 → 64 → 64 → 1 (ReLU) at batch 8192 in `f32` reach about
-//! 0.8 million samples per second on one thread (10 ms per step), against
-//! 0.45 million for PyTorch 2.15 CPU measured alongside
-//! (`benches/peers/nn_peer.py`). The other engineers' builds shared the
-//! machine during these runs, so the numbers scatter by ±20 %.
+//! `cargo bench --bench nn`, full Adam training steps of the MLP
+//! 49 → 128 → 64 → 64 → 1 (ReLU) at batch 8192 in `f32`, median of three
+//! runs while the machine was quiet:
+//!
+//! | threads | darkprobe-nn | PyTorch 2.15 CPU (`benches/peers/nn_peer.py`) |
+//! | --- | --- | --- |
+//! | 1 | 0.84 M samples/s (9.8 ms/step) | 0.50 M samples/s |
+//! | 2 | 1.53 M samples/s (5.4 ms/step) | 0.69 M samples/s |
+//!
+//! On one thread a step splits into 2.9 ms forward, 7.1 ms backward (three
+//! quarters of both in faer's GEMM kernels), 0.08 ms Adam and 0.03 ms loss.
+//! Under load from other processes all numbers drop and scatter (one thread
+//! 0.7–0.8 M samples/s at load average 3.5).
 //!
 //! # Example
 //!
