@@ -511,3 +511,34 @@ fn checkpoint_errors_name_the_problem() {
     assert!(ck.optimizer().is_some());
     assert!(ck.trainer().unwrap().is_none());
 }
+
+#[test]
+fn evaluation_does_not_depend_on_the_chunk_size() {
+    let mut rng = rng_from_seed(31);
+    let x = Matrix::from_fn(1000, 3, |_, _| rng.random_range(-1.0..1.0));
+    let y = Matrix::from_fn(1000, 2, |_, _| rng.random_range(-1.0..1.0));
+    let w: Vec<f64> = (0..1000).map(|i| (i % 7) as f64 * 0.5).collect();
+    let data = Dataset::new(x, y, Some(w)).unwrap();
+    let mut net =
+        Sequential::<f64>::mlp(&[3, 8, 2], Activation::Elu(1.0), Init::Default, &mut rng).unwrap();
+    let loss = WeightedMae::default();
+    let whole = train::evaluate(&mut net, &loss, &data, 1000, Par::Seq).unwrap();
+    for chunk in [1, 7, 64, 999] {
+        let c = train::evaluate(&mut net, &loss, &data, chunk, Par::Rayon).unwrap();
+        assert!(
+            (c - whole).abs() < 1e-13 * whole,
+            "chunk {chunk}: {c} vs {whole}"
+        );
+    }
+    // The same number computed by hand from the predictions.
+    let pred = net.predict(data.x(), Par::Seq).unwrap();
+    let (mut s, mut z) = (0.0, 0.0);
+    for i in 0..1000 {
+        let wi = data.weights().unwrap()[i];
+        for j in 0..2 {
+            s += wi * (pred.get(i, j) - data.y().get(i, j)).abs();
+        }
+        z += 2.0 * wi;
+    }
+    assert!((s / z - whole).abs() < 1e-13 * whole);
+}
