@@ -94,7 +94,7 @@ impl Series {
     }
 }
 
-const PALETTE: [RGBColor; 8] = [
+const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
@@ -103,7 +103,32 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(255, 187, 120),
 ];
+
+/// Tick label: plain for moderate magnitudes, scientific (`3e-26`) otherwise,
+/// so logarithmic axes over many decades stay readable.
+fn tick_label(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || (1e-3..1e5).contains(&a) {
+        let s = format!("{v:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        let s = format!("{v:.2e}");
+        // 1.00e3 -> 1e3, 2.50e-26 -> 2.5e-26
+        match s.split_once('e') {
+            Some((m, e)) => {
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
+            None => s,
+        }
+    }
+}
 
 /// An x-y plot with lines and points, linear or logarithmic axes.
 #[derive(Debug, Clone)]
@@ -210,6 +235,8 @@ impl LinePlot {
                     .x_desc(self.x_label.as_str())
                     .y_desc(self.y_label.as_str())
                     .label_style((FONT, 15))
+                    .x_label_formatter(&|v| tick_label(*v))
+                    .y_label_formatter(&|v| tick_label(*v))
                     .axis_desc_style((FONT, 17))
                     .light_line_style(RGBColor(235, 235, 235))
                     .draw()
@@ -342,5 +369,19 @@ impl<DB: DrawingBackend> AnyArea for DrawingArea<DB, Shift> {
         yr: (f64, f64),
     ) -> std::result::Result<(), String> {
         plot.draw(self, xr, yr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_label;
+
+    #[test]
+    fn tick_labels_are_short_at_every_magnitude() {
+        assert_eq!(tick_label(100.0), "100");
+        assert_eq!(tick_label(0.25), "0.25");
+        assert_eq!(tick_label(2.2e-26), "2.2e-26");
+        assert_eq!(tick_label(1e7), "1e7");
+        assert_eq!(tick_label(0.0), "0");
     }
 }
