@@ -16,3 +16,7 @@
 //! - S. H. Lim, E. Putney, M. R. Buckley, D. Shih, *Mapping Dark Matter in the
 //!   Milky Way using Normalizing Flows and Gaia DR3*, arXiv:2305.13358.
 #![warn(missing_docs)]
+
+pub mod model;
+
+pub use model::{LnFGrad, PhaseSpaceModel, Result, Vec3, G_KPC_KM2_S2_MSUN};
