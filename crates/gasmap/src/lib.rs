@@ -13,3 +13,7 @@
 //! Reconstruct Gas Skymaps for Dark Matter Detection*, NeurIPS 2020 Machine
 //! Learning and the Physical Sciences workshop.
 #![warn(missing_docs)]
+
+pub mod model;
+
+pub use model::{Neighbourhood, Orientation, PlaneRegressor, Result};
