@@ -130,6 +130,50 @@ fn tick_label(v: f64) -> String {
     }
 }
 
+/// Tick positions of a logarithmic axis over `[lo, hi]` (`0 < lo < hi`):
+/// 1, 2, 5 times each power of ten when the range spans less than three
+/// decades, the powers of ten otherwise (thinned to at most a dozen), plus the
+/// 1..9 multiples as light grid lines. Given to plotters explicitly because
+/// its own log-axis ticks vanish for ranges far below 1 (e.g. 1e-27..1e-24).
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return (Vec::new(), Vec::new());
+    }
+    let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let decades = (hi / lo).log10();
+    let in_range = |v: f64| v >= lo * (1.0 - 1e-12) && v <= hi * (1.0 + 1e-12);
+    let mults: &[f64] = if decades < 3.0 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let step = ((k1 - k0) as usize).div_ceil(12).max(1);
+    let mut bold = Vec::new();
+    let mut light = Vec::new();
+    for k in k0..=k1 {
+        // Parsed, not powi: exact decimal powers (1e-26, not 9.999999999999999e-27).
+        let p: f64 = format!("1e{k}").parse().unwrap_or(10f64.powi(k));
+        for m in 1..10 {
+            let v = m as f64 * p;
+            if in_range(v) {
+                light.push(v);
+            }
+        }
+        if ((k - k0) as usize).is_multiple_of(step) {
+            bold.extend(mults.iter().map(|m| m * p).filter(|&v| in_range(v)));
+        }
+    }
+    if bold.len() < 2 {
+        // A narrow range: every multiple inside, or else the two ends.
+        bold = if light.len() >= 2 {
+            light.clone()
+        } else {
+            vec![lo, hi]
+        };
+    }
+    (bold, light)
+}
+
 /// An x-y plot with lines and points, linear or logarithmic axes.
 #[derive(Debug, Clone)]
 pub struct LinePlot {
@@ -284,18 +328,32 @@ impl LinePlot {
                 }
             }};
         }
+        let (xb, xl) = log_ticks(xr.0, xr.1);
+        let (yb, yl) = log_ticks(yr.0, yr.1);
+        let log_x = || {
+            (xr.0..xr.1)
+                .log_scale()
+                .with_key_points(xb.clone())
+                .with_light_points(xl.clone())
+        };
+        let log_y = || {
+            (yr.0..yr.1)
+                .log_scale()
+                .with_key_points(yb.clone())
+                .with_light_points(yl.clone())
+        };
         match (self.log_x, self.log_y) {
             (false, false) => body!(builder
                 .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
                 .map_err(|e| e.to_string())?),
             (true, false) => body!(builder
-                .build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1)
+                .build_cartesian_2d(log_x(), yr.0..yr.1)
                 .map_err(|e| e.to_string())?),
             (false, true) => body!(builder
-                .build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())
+                .build_cartesian_2d(xr.0..xr.1, log_y())
                 .map_err(|e| e.to_string())?),
             (true, true) => body!(builder
-                .build_cartesian_2d((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale())
+                .build_cartesian_2d(log_x(), log_y())
                 .map_err(|e| e.to_string())?),
         }
         root.present().map_err(|e| e.to_string())
@@ -374,7 +432,24 @@ impl<DB: DrawingBackend> AnyArea for DrawingArea<DB, Shift> {
 
 #[cfg(test)]
 mod tests {
-    use super::tick_label;
+    use super::{log_ticks, tick_label};
+
+    #[test]
+    fn log_ticks_exist_far_below_one_and_thin_out_over_many_decades() {
+        let (bold, light) = log_ticks(2e-27, 3e-24);
+        assert_eq!(bold, vec![1e-26, 1e-25, 1e-24]);
+        assert!(
+            light.iter().any(|&v| (v / 3e-26 - 1.0).abs() < 1e-12)
+                && light.iter().all(|&v| (2e-27..=3e-24).contains(&v))
+        );
+        let (bold, _) = log_ticks(8.0, 1000.0);
+        assert_eq!(bold, vec![10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]);
+        let (bold, _) = log_ticks(1e-30, 1e10);
+        assert!(bold.len() <= 13 && bold.contains(&1e-30), "{bold:?}");
+        assert_eq!(log_ticks(2.0, 3.0).0, vec![2.0, 3.0]);
+        assert_eq!(log_ticks(2.1, 2.9).0, vec![2.1, 2.9]);
+        assert_eq!(log_ticks(0.0, 1.0).0.len(), 0);
+    }
 
     #[test]
     fn tick_labels_are_short_at_every_magnitude() {

@@ -135,6 +135,35 @@ fn dwarfs_limits_on_real_data_writes_a_positive_limit() {
         row[1].is_finite() && row[1] > 1e-27 && row[1] < 1e-23,
         "{row:?}"
     );
+    // --profile-out: -2 delta ln L crosses the threshold at the limit.
+    let prof = dir.join("profile.csv");
+    let out = darkprobe()
+        .args([
+            "dwarfs", "limits", "--dwarfs", "Draco", "--masses", "100", "--out",
+        ])
+        .arg(&csv)
+        .arg("--profile-out")
+        .arg(&prof)
+        .args(["--profile-points", "301"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let curve: Vec<(f64, f64)> = std::fs::read_to_string(&prof)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            assert_eq!(v[0], 100.0);
+            (v[1], v[2])
+        })
+        .collect();
+    assert_eq!(curve.len(), 301);
+    // Grid from limit/100 to 10 x limit: point 200 of 0..300 is the limit.
+    let (sv, d) = curve[200];
+    assert!((sv / row[1] - 1.0).abs() < 1e-9, "{sv:e} vs {:e}", row[1]);
+    assert!((d - 3.84).abs() < 1e-3, "-2 delta ln L at the limit: {d}");
+    assert!(curve.windows(2).skip(210).all(|w| w[1].1 > w[0].1));
     // Bad input: an unknown dwarf is a one-line error with exit status 2.
     let bad = darkprobe()
         .args([

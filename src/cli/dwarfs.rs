@@ -113,6 +113,14 @@ pub struct LimitsArgs {
     /// Also compute and write the limit of each dwarf alone.
     #[arg(long)]
     pub per_dwarf: bool,
+    /// Also write the stacked profile curve -2 delta ln L(<sigma v>) at every
+    /// mass here (CSV: mass_gev, sigma_v_cm3_s, neg2_delta_ln_l), on
+    /// `--profile-points` log-spaced cross-sections from limit/100 to 10 x limit.
+    #[arg(long, value_name = "CSV")]
+    pub profile_out: Option<PathBuf>,
+    /// Number of cross-sections per mass in `--profile-out`.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub profile_points: u32,
 }
 
 /// Arguments of `darkprobe dwarfs background`.
@@ -276,6 +284,10 @@ fn limits(a: LimitsArgs) -> Result<u8, CliError> {
         );
     }
     println!("limits written to {}", a.out.display());
+    if let Some(p) = &a.profile_out {
+        write_profiles(&analysis, &spectrum, &scan, a.profile_points as usize, p)?;
+        println!("profile curves written to {}", p.display());
+    }
     if let Some(p) = &a.plot {
         plot_scan(
             &scan,
@@ -287,9 +299,48 @@ fn limits(a: LimitsArgs) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
+/// Writes the stacked profile curve of every mass of `scan` on `n`
+/// log-spaced cross-sections from limit / 100 to 10 x limit.
+fn write_profiles(
+    analysis: &DwarfAnalysis,
+    spectrum: &TabulatedSpectrum,
+    scan: &LimitScan,
+    n: usize,
+    path: &Path,
+) -> Result<(), CliError> {
+    let (mut mass, mut sv, mut d) = (Vec::new(), Vec::new(), Vec::new());
+    for r in &scan.rows {
+        let (lo, hi) = (r.sigma_v_ul_cm3_s / 100.0, r.sigma_v_ul_cm3_s * 10.0);
+        let grid: Vec<f64> = (0..n)
+            .map(|k| lo * (hi / lo).powf(k as f64 / (n - 1) as f64))
+            .collect();
+        let curve = analysis
+            .profile_curve(spectrum, r.mass_gev, &grid)
+            .map_err(err)?;
+        mass.extend(std::iter::repeat_n(r.mass_gev, grid.len()));
+        sv.extend(curve.sigma_v_cm3_s);
+        d.extend(curve.neg2_delta_ln_l);
+    }
+    darkprobe_core::table::write_csv_columns(
+        path,
+        &[
+            ("mass_gev", &mass),
+            ("sigma_v_cm3_s", &sv),
+            ("neg2_delta_ln_l", &d),
+        ],
+    )
+    .map_err(|e| CliError {
+        code: if e.is_bad_input() {
+            super::EXIT_BAD_INPUT
+        } else {
+            super::EXIT_FAILURE
+        },
+        error: e.into(),
+    })
+}
+
 /// Plots a limit scan on log-log axes: the stacked limit, each dwarf's limit
-/// (when computed, dashed) and the thermal relic cross-section, in units of
-/// $10^{-26}$ cm³ s⁻¹.
+/// (when computed, dashed) and the thermal relic cross-section, in cm³ s⁻¹.
 ///
 /// # Errors
 /// Plotting or file errors.
@@ -302,7 +353,7 @@ pub fn plot_scan(scan: &LimitScan, title: &str, path: &Path) -> Result<(), CliEr
     let mut plot = LinePlot::new(
         &format!("95% CL upper limits: {title}"),
         "dark-matter mass [GeV]",
-        "<sigma v> upper limit [1e-26 cm^3/s]",
+        "<sigma v> upper limit [cm^3/s]",
     )
     .log_x(true)
     .log_y(true);
@@ -310,11 +361,7 @@ pub fn plot_scan(scan: &LimitScan, title: &str, path: &Path) -> Result<(), CliEr
         let pts: Vec<(f64, f64)> = scan
             .rows
             .iter()
-            .filter_map(|r| {
-                r.per_dwarf_ul_cm3_s
-                    .get(i)
-                    .map(|&u| (r.mass_gev, u / 1e-26))
-            })
+            .filter_map(|r| r.per_dwarf_ul_cm3_s.get(i).map(|&u| (r.mass_gev, u)))
             .collect();
         if !pts.is_empty() && scan.dwarfs.len() > 1 {
             plot = plot.series(Series::dashed(name.clone(), pts).colour(i + 2));
@@ -323,7 +370,7 @@ pub fn plot_scan(scan: &LimitScan, title: &str, path: &Path) -> Result<(), CliEr
     let stacked: Vec<(f64, f64)> = scan
         .rows
         .iter()
-        .map(|r| (r.mass_gev, r.sigma_v_ul_cm3_s / 1e-26))
+        .map(|r| (r.mass_gev, r.sigma_v_ul_cm3_s))
         .collect();
     plot = plot
         .series(Series::line("stacked", stacked.clone()).colour(0))
@@ -331,10 +378,7 @@ pub fn plot_scan(scan: &LimitScan, title: &str, path: &Path) -> Result<(), CliEr
         .series(
             Series::line(
                 "thermal relic 2.2e-26",
-                vec![
-                    (lo, THERMAL_RELIC_CM3_S / 1e-26),
-                    (hi, THERMAL_RELIC_CM3_S / 1e-26),
-                ],
+                vec![(lo, THERMAL_RELIC_CM3_S), (hi, THERMAL_RELIC_CM3_S)],
             )
             .colour(1),
         );

@@ -155,6 +155,10 @@ fn package_notebook_output_is_reproduced_exactly() {
     let exact = run(LimitMethod::ExactRoot);
     for (row, want) in exact.iter().zip(NOTEBOOK_DRACO_LEOII_J_EMP) {
         let r = row.sigma_v_ul_cm3_s / want;
-        assert!(r < 1.0 && r > 0.97, "{} GeV: exact/package {r}", row.mass_gev);
+        assert!(
+            r < 1.0 && r > 0.97,
+            "{} GeV: exact/package {r}",
+            row.mass_gev
+        );
     }
 }
