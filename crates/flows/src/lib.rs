@@ -17,6 +17,10 @@
 //!   Milky Way using Normalizing Flows and Gaia DR3*, arXiv:2305.13358.
 #![warn(missing_docs)]
 
+pub mod accel;
+pub mod gaia;
+pub mod gauss;
+pub mod mock;
 pub mod model;
 
 pub use model::{LnFGrad, PhaseSpaceModel, Result, Vec3, G_KPC_KM2_S2_MSUN};
