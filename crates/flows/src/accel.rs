@@ -39,6 +39,10 @@
 //! assert!(est[0].residual < 1e-8);
 //! ```
 
+// Index loops are the clearest form of the small fixed-size linear algebra here, and
+// `!(x > 0.0)` comparisons deliberately reject NaN as well.
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::model::{PhaseSpaceModel, Result, Vec3};
 use darkprobe_core::error::Error;
 use darkprobe_core::rng::seed_for_index;
@@ -109,6 +113,19 @@ pub struct AccelEstimate {
     pub n_used: usize,
 }
 
+/// The least-squares solution at one position (see [`solve_cbe`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CbeFit {
+    /// Acceleration (km² s⁻² kpc⁻¹).
+    pub accel: Vec3,
+    /// Robust standard errors of the components.
+    pub accel_err: Vec3,
+    /// Normalised residual RMS.
+    pub residual: f64,
+    /// Samples used.
+    pub n_used: usize,
+}
+
 /// Solves the least-squares problem of the module docs for one position from
 /// velocities `v` and gradients `grad_x`, `grad_v` of $\ln f$. Samples with a
 /// non-finite component are skipped.
@@ -117,7 +134,7 @@ pub struct AccelEstimate {
 /// [`Error::ShapeMismatch`] for slices of different lengths;
 /// [`Error::Numerical`] when fewer than 3 usable samples remain or the normal
 /// matrix is singular (all $\nabla_v\ln f$ in a plane).
-pub fn solve_cbe(v: &[Vec3], grad_x: &[Vec3], grad_v: &[Vec3]) -> Result<(Vec3, Vec3, f64, usize)> {
+pub fn solve_cbe(v: &[Vec3], grad_x: &[Vec3], grad_v: &[Vec3]) -> Result<CbeFit> {
     if v.len() != grad_x.len() || v.len() != grad_v.len() {
         return Err(Error::shape(
             "CBE least squares",
@@ -225,7 +242,12 @@ pub fn solve_cbe(v: &[Vec3], grad_x: &[Vec3], grad_v: &[Vec3]) -> Result<(Vec3, 
         }
         *e = (dof_factor * c).max(0.0).sqrt();
     }
-    Ok((a, err, residual, n))
+    Ok(CbeFit {
+        accel: a,
+        accel_err: err,
+        residual,
+        n_used: n,
+    })
 }
 
 fn dot(a: Vec3, b: Vec3) -> f64 {
@@ -316,13 +338,13 @@ pub fn acceleration_at<M: PhaseSpaceModel + ?Sized>(
         gx.extend(g.grad_x);
         gv.extend(g.grad_v);
     }
-    let (accel, accel_err, residual, n_used) = solve_cbe(&v, &gx, &gv)?;
+    let fit = solve_cbe(&v, &gx, &gv)?;
     Ok(AccelEstimate {
         x,
-        accel,
-        accel_err,
-        residual,
-        n_used,
+        accel: fit.accel,
+        accel_err: fit.accel_err,
+        residual: fit.residual,
+        n_used: fit.n_used,
     })
 }
 
@@ -376,8 +398,8 @@ mod tests {
             .with_batch_size(128);
         let exact_h = |x: Vec3| h.acceleration(x);
         let exact_p = |x: Vec3| p.acceleration(x);
-        let cases: [(&dyn PhaseSpaceModel, &dyn Fn(Vec3) -> Vec3); 2] =
-            [(&h, &exact_h), (&p, &exact_p)];
+        type Case<'a> = (&'a dyn PhaseSpaceModel, &'a dyn Fn(Vec3) -> Vec3);
+        let cases: [Case; 2] = [(&h, &exact_h), (&p, &exact_p)];
         for (model, exact) in cases {
             let est = accelerations(model, &pts, &opts, 4).unwrap();
             for e in &est {
@@ -479,7 +501,8 @@ mod tests {
                 .collect()
         };
         let (v, gx, gv) = (gen(), gen(), gen());
-        let (a, _, res, used) = solve_cbe(&v, &gx, &gv).unwrap();
+        let fit = solve_cbe(&v, &gx, &gv).unwrap();
+        let (a, res, used) = (fit.accel, fit.residual, fit.n_used);
         assert_eq!(used, n);
         // Gradient of the objective vanishes: sum_i r_i g_i = 0.
         let mut grad = [0.0; 3];
@@ -528,7 +551,7 @@ mod tests {
         let gx = vec![[1.0, 2.0, 3.0]; 6];
         gv[0][0] = f64::NAN;
         v[1][2] = f64::INFINITY;
-        assert_eq!(solve_cbe(&v, &gx, &gv).unwrap().3, 4);
+        assert_eq!(solve_cbe(&v, &gx, &gv).unwrap().n_used, 4);
         let h = HernquistDf::new(1e10, 5.0).unwrap();
         assert!(accelerations(&h, &[], &AccelOptions::default(), 1).is_err());
         assert!(accelerations(

@@ -45,6 +45,10 @@
 //! assert!((star.v[1] - 245.6).abs() < 1e-9);
 //! ```
 
+// Index loops are the clearest form of the small fixed-size linear algebra here, and
+// `!(x > 0.0)` comparisons deliberately reject NaN as well.
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::mock::Star;
 use crate::model::{Result, Vec3};
 use darkprobe_core::error::{Error, Location};
@@ -589,4 +593,201 @@ pub fn pipeline(
         rows,
         n_read,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::{sample, select_sphere, Profile};
+    use darkprobe_core::sky::{galactic_to_icrs, GALACTIC_TO_ICRS};
+
+    fn close(a: Vec3, b: Vec3, tol: f64) -> bool {
+        (0..3).all(|i| (a[i] - b[i]).abs() < tol)
+    }
+
+    #[test]
+    fn sun_and_galactic_centre_conventions() {
+        let f = GalactocentricFrame::default();
+        let (_, b) = f.matrix_offset();
+        let x_sun = -(8.122f64 * 8.122 - 0.0208 * 0.0208).sqrt();
+        assert!(close(b, [x_sun, 0.0, 0.0208], 1e-12), "{b:?}");
+        // A star 1 m from the Sun (parallax 3.1e16 mas) sits at the Sun.
+        let near = f.to_galactocentric(&GaiaRow::exact(123.0, -45.0, 3.0857e16, 0.0, 0.0, 0.0));
+        assert!(close(near.x, b, 1e-12));
+        // Sgr A* at R0 maps to the origin.
+        let gc = f.to_galactocentric(&GaiaRow::exact(
+            266.4051,
+            -28.936175,
+            1.0 / 8.122,
+            0.0,
+            0.0,
+            0.0,
+        ));
+        assert!(close(gc.x, [0.0; 3], 1e-12), "{:?}", gc.x);
+        // Receding from the Sun towards the centre at 100 km/s: by hand,
+        // v = v_sun + 100 (cos t, 0, -sin t) with sin t = z_sun / R0.
+        let st = 0.0208 / 8.122;
+        let ct = (1.0f64 - st * st).sqrt();
+        let mover = f.to_galactocentric(&GaiaRow::exact(
+            266.4051,
+            -28.936175,
+            1.0 / 8.122,
+            0.0,
+            0.0,
+            100.0,
+        ));
+        let expect = [12.9 + 100.0 * ct, 245.6, 7.78 - 100.0 * st];
+        assert!(close(mover.v, expect, 1e-9), "{:?} vs {expect:?}", mover.v);
+    }
+
+    #[test]
+    fn roll_puts_the_galactic_pole_in_the_xz_plane() {
+        // Before the tilt the NGP (the Galactic z axis, third column of the
+        // Galactic-to-ICRS rotation) must have y = 0 and z > 0.
+        let f = GalactocentricFrame {
+            z_sun_kpc: 0.0,
+            ..Default::default()
+        };
+        let (a, _) = f.matrix_offset();
+        let ngp = [
+            GALACTIC_TO_ICRS[0][2],
+            GALACTIC_TO_ICRS[1][2],
+            GALACTIC_TO_ICRS[2][2],
+        ];
+        let p = matvec(&a, ngp);
+        // astropy's roll0 was derived with its own (FK5-based) Galactic frame:
+        // agreement to ~1e-6 rad is expected.
+        assert!(p[1].abs() < 2e-6 && p[2] > 0.999, "{p:?}");
+        // The Galactocentric axes are the Galactic ones up to the ~0.05 deg
+        // offset of Sgr A* from (l, b) = (0, 0) and the z_sun tilt.
+        let f = GalactocentricFrame::default();
+        let (a, _) = f.matrix_offset();
+        for (l, b) in [(0.0, 0.0), (90.0, 0.0), (30.0, 40.0), (200.0, -60.0)] {
+            let (ra, dec) = galactic_to_icrs(l, b);
+            let d = matvec(&a, radec_to_unit(ra, dec));
+            let (lr, br) = (f64::to_radians(l), f64::to_radians(b));
+            let expect = [br.cos() * lr.cos(), br.cos() * lr.sin(), br.sin()];
+            assert!(close(d, expect, 4e-3), "l={l} b={b}: {d:?} vs {expect:?}");
+        }
+    }
+
+    #[test]
+    fn round_trip_through_astrometry() {
+        let f = GalactocentricFrame::default();
+        let stars = sample(Profile::Hernquist, 1e11, 3.0, 400, 4).unwrap();
+        for s in &stars {
+            let row = f.to_astrometry(s).unwrap();
+            assert!((0.0..360.0).contains(&row.ra_deg) && row.dec_deg.abs() <= 90.0);
+            let back = f.to_galactocentric(&row);
+            assert!(
+                close(back.x, s.x, 1e-9 * (1.0 + crate::mock::norm(s.x))),
+                "{back:?} vs {s:?}"
+            );
+            assert!(close(back.v, s.v, 1e-8), "{back:?} vs {s:?}");
+        }
+        let (_, sun) = f.matrix_offset();
+        assert!(f
+            .to_astrometry(&Star {
+                x: sun,
+                v: [0.0; 3]
+            })
+            .is_err());
+        assert!(f
+            .transform(&[GaiaRow::exact(1.0, 2.0, -0.1, 0.0, 0.0, 0.0)])
+            .is_err());
+        let bad = GalactocentricFrame {
+            z_sun_kpc: 9.0,
+            ..Default::default()
+        };
+        assert!(bad.transform(&[]).is_err());
+    }
+
+    #[test]
+    fn synthetic_catalogue_through_the_pipeline() {
+        let dir = std::env::temp_dir().join(format!("darkprobe-gaia-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = GalactocentricFrame::default();
+        let (_, sun) = f.matrix_offset();
+        let stars = sample(Profile::Hernquist, 1e11, 3.0, 60_000, 5).unwrap();
+        let local = select_sphere(&stars, sun, 5.0).unwrap();
+        assert!(local.len() > 300, "{}", local.len());
+        let rows = synthetic_rows(&local, &f, &SyntheticErrors::default(), 6).unwrap();
+        assert_eq!(
+            rows,
+            synthetic_rows(&local, &f, &SyntheticErrors::default(), 6).unwrap()
+        );
+        let path = dir.join("gaia.csv");
+        write_gaia_csv(&path, &rows).unwrap();
+        assert_eq!(read_gaia_csv(&path).unwrap(), rows);
+        let cuts = QualityCuts::default();
+        let out = pipeline(&path, &f, &cuts).unwrap();
+        assert_eq!(out.n_read, rows.len());
+        let expected: Vec<usize> = (0..rows.len()).filter(|&i| cuts.passes(&rows[i])).collect();
+        assert_eq!(out.stars.len(), expected.len());
+        assert!(!expected.is_empty() && expected.len() < rows.len());
+        for (s, &i) in out.stars.iter().zip(&expected) {
+            let d = [0, 1, 2].map(|j| s.x[j] - sun[j]);
+            assert!(crate::mock::norm(d) < 4.0);
+            assert!(rows[i].abs_mag_g().unwrap() < 1.5);
+            assert!(close(s.x, local[i].x, 1e-9) && close(s.v, local[i].v, 1e-8));
+        }
+        // Noisy version: parallaxes scatter, so some stars fail the S/N cut.
+        let noisy = SyntheticErrors {
+            add_noise: true,
+            parallax_error_mas: 0.06,
+            ..Default::default()
+        };
+        let rows_n = synthetic_rows(&local, &f, &noisy, 6).unwrap();
+        let diff = rows_n
+            .iter()
+            .zip(&rows)
+            .filter(|(a, b)| a.parallax_mas != b.parallax_mas)
+            .count();
+        assert_eq!(diff, rows.len());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn malformed_files_name_file_line_and_value() {
+        let dir = std::env::temp_dir().join(format!("darkprobe-gaia-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let header = GAIA_COLUMNS.join(",");
+        let good = "10,20,1,0.01,1,0.01,2,0.01,30,1";
+        let cases = [
+            (
+                "nan.csv",
+                format!("{header}\n{good}\n10,20,abc,0.01,1,0.01,2,0.01,30,1\n"),
+                vec!["nan.csv", "line 3", "parallax", "abc"],
+            ),
+            (
+                "dec.csv",
+                format!("{header}\n10,95,1,0.01,1,0.01,2,0.01,30,1\n"),
+                vec!["dec.csv", "line 2", "dec", "95"],
+            ),
+            (
+                "err.csv",
+                format!("{header}\n10,20,1,-0.01,1,0.01,2,0.01,30,1\n"),
+                vec!["err.csv", "line 2", "parallax_error", "-0.01"],
+            ),
+            ("missing.csv", "ra,dec\n1,2\n".to_string(), vec!["parallax"]),
+            ("empty.csv", format!("{header}\n"), vec!["empty.csv"]),
+        ];
+        for (name, text, needles) in cases {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            let e = read_gaia_csv(&p).unwrap_err().to_string();
+            for n in needles {
+                assert!(e.contains(n), "{name}: '{e}' lacks '{n}'");
+            }
+        }
+        // All stars cut away: a clear error.
+        let p = dir.join("far.csv");
+        std::fs::write(&p, format!("{header}\n10,20,0.1,0.01,1,0.01,2,0.01,30,1\n")).unwrap();
+        let e = pipeline(&p, &GalactocentricFrame::default(), &QualityCuts::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("quality cuts"), "{e}");
+        assert!(read_gaia_csv(dir.join("does-not-exist.csv")).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -5,8 +5,8 @@
 //! with a kernel $K_h$ centred on $\mathbf x_0$ and integrating by parts moves
 //! the divergence onto the kernel:
 //! $$-4\pi G\,\langle\rho\rangle_K(\mathbf x_0) = \int K_h\,\nabla\cdot\mathbf a\,d^3x
-//!   = \oint_{\partial S} K_h\,\mathbf a\cdot\hat{\mathbf n}\,dS
-//!   - \int_S \mathbf a\cdot\nabla K_h\,d^3x ,$$
+//!   = \oint_{\partial S} K_h\,\mathbf a\cdot\hat{\mathbf n}\,dS -
+//!   \int_S \mathbf a\cdot\nabla K_h\,d^3x ,$$
 //! so only the acceleration is needed, never its derivatives (Lim et al. 2023).
 //! With $\mathbf u = \mathbf x - \mathbf x_0$ and bandwidths $h = (h_x, h_y, h_z)$:
 //!
@@ -33,7 +33,7 @@
 //! $r$ for a linear field, so the radial average is taken with the size-biased
 //! law $\propto r^2\,p(r)$ and the integrand $S(r)/r$:
 //! $$\langle\rho\rangle = -\frac{3}{4\pi G}\,\mathrm E_{r}\Big[\frac{S(r)}{r}\Big],$$
-//! with $r\sim\chi_5$ (Gaussian), density $5r^4$ on $[0,1]$ (Epanechnikov) or
+//! with $r\sim\chi_5$ (Gaussian), density $5r^4$ on $0 \le r \le 1$ (Epanechnikov) or
 //! $r = 1$ (top hat). Each draw estimates $S(r)$ from a uniformly random
 //! orthonormal triad $\{\hat q_1,\hat q_2,\hat q_3\}$ with antithetic pairs,
 //! $\hat S = \frac13\sum_{k}\sum_j\frac{a_j(\mathbf x_0 + rH\hat q_k) - a_j(\mathbf x_0 - rH\hat q_k)}{2}\,\frac{q_{kj}}{h_j}$,
@@ -62,6 +62,10 @@
 //! let est = density(&field, &[[8.0, 0.0, 0.0]], &GaussOptions::default(), 3).unwrap();
 //! assert!((est[0].rho_msun_kpc3 / rho0 - 1.0).abs() < 1e-10);
 //! ```
+
+// Index loops are the clearest form of the small fixed-size linear algebra here, and
+// `!(x > 0.0)` comparisons deliberately reject NaN as well.
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
 use crate::model::{Result, Vec3, G_KPC_KM2_S2_MSUN};
 use darkprobe_core::error::Error;

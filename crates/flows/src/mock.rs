@@ -51,6 +51,10 @@
 //! assert_eq!(stars, sample(Profile::Hernquist, 1e10, 5.0, 1000, 7).unwrap());
 //! ```
 
+// Index loops are the clearest form of the small fixed-size linear algebra here, and
+// `!(x > 0.0)` comparisons deliberately reject NaN as well.
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::model::{LnFGrad, PhaseSpaceModel, Result, Vec3, G_KPC_KM2_S2_MSUN};
 use darkprobe_core::error::Error;
 use darkprobe_core::rng::{rng_for_index, seed_for_index};
