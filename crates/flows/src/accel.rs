@@ -48,6 +48,14 @@ use darkprobe_core::error::Error;
 use darkprobe_core::rng::seed_for_index;
 
 /// Options of the acceleration solver.
+///
+/// ```
+/// use darkprobe_flows::accel::AccelOptions;
+/// let o = AccelOptions::default().with_n_velocities(1000);
+/// assert_eq!(o.n_velocities, 1000);
+/// assert!(o.check().is_ok());
+/// assert!(AccelOptions::default().with_batch_size(0).check().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccelOptions {
     /// Velocities drawn per position (default 10 000).

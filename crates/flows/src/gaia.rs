@@ -158,6 +158,17 @@ fn rotation(angle_rad: f64, axis: usize) -> Mat3 {
 }
 
 /// Parameters of the Galactocentric frame (defaults: astropy v4.0).
+///
+/// ```
+/// use darkprobe_flows::gaia::{GalactocentricFrame, GaiaRow};
+/// let frame = GalactocentricFrame::default();
+/// // Sgr A* at R0 is the origin of the frame.
+/// let gc = frame.to_galactocentric(&GaiaRow::exact(266.4051, -28.936175, 1.0 / 8.122, 0.0, 0.0, 0.0));
+/// assert!(gc.x.iter().all(|c| c.abs() < 1e-12));
+/// // The inverse map recovers the astrometry.
+/// let row = frame.to_astrometry(&gc).unwrap();
+/// assert!((row.parallax_mas - 1.0 / 8.122).abs() < 1e-12);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GalactocentricFrame {
     /// ICRS right ascension of the Galactic centre (deg).
@@ -334,6 +345,15 @@ impl GalactocentricFrame {
 }
 
 /// Quality cuts of the pipeline.
+///
+/// ```
+/// use darkprobe_flows::gaia::{GaiaRow, QualityCuts};
+/// let cuts = QualityCuts::default();
+/// let mut row = GaiaRow::exact(10.0, 20.0, 0.5, 1.0, 2.0, 3.0); // 2 kpc, S/N 50
+/// assert!(cuts.passes(&row));
+/// row.phot_g_mean_mag = Some(15.0); // M_G = 15 - 5 log10(2000) + 5 = 3.5: too faint
+/// assert!(!cuts.passes(&row));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QualityCuts {
     /// Minimum parallax over its error (default 5).

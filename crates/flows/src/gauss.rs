@@ -86,6 +86,13 @@ pub enum Kernel {
 }
 
 /// Options of the Gauss-law estimator.
+///
+/// ```
+/// use darkprobe_flows::gauss::{GaussOptions, Kernel};
+/// let o = GaussOptions::default();
+/// assert_eq!((o.kernel, o.h_kpc), (Kernel::Gaussian, [0.5, 0.5, 0.2]));
+/// assert!(o.with_h_kpc([0.5, 0.0, 0.2]).check().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussOptions {
     /// Kernel shape (default Gaussian).
@@ -539,6 +546,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn quoted_errors_cover_the_truth() {
+        // Repeat the estimate with 60 seeds: the standardised deviations from
+        // the (much more precise) smoothed density have unit variance.
+        let h = HernquistDf::new(1e11, 3.0).unwrap();
+        let field = field_of(&h);
+        let rho = |x: Vec3| h.density_msun_kpc3(crate::mock::norm(x));
+        let x0 = [6.0, 2.0, 0.4];
+        let opts = GaussOptions::default()
+            .with_h_kpc([1.5, 1.5, 0.8])
+            .with_n_draws(100);
+        let (reference, ref_err) =
+            smooth_density(&rho, x0, &opts.clone().with_n_draws(400_000), 1).unwrap();
+        let n = 60;
+        let est = density(&field, &vec![x0; n], &opts, 42).unwrap();
+        let z: Vec<f64> = est
+            .iter()
+            .map(|e| (e.rho_msun_kpc3 - reference) / e.rho_err_msun_kpc3)
+            .collect();
+        let mean = z.iter().sum::<f64>() / n as f64;
+        let var = z.iter().map(|v| v * v).sum::<f64>() / n as f64;
+        assert!(ref_err < 0.1 * est[0].rho_err_msun_kpc3);
+        assert!(mean.abs() < 4.0 / (n as f64).sqrt(), "mean z {mean}");
+        assert!(var > 0.5 && var < 1.7, "var z {var}");
+        // 95% intervals cover in most repetitions.
+        let covered = z.iter().filter(|v| v.abs() < 1.96).count();
+        assert!(covered >= 50, "{covered} of {n}");
     }
 
     #[test]
