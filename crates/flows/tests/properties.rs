@@ -46,8 +46,8 @@ proptest! {
             (acceleration_at(&p, [x, y, z], &opts, seed).unwrap(), p.acceleration([x, y, z])),
         ] {
             let scale = exact.iter().map(|c| c * c).sum::<f64>().sqrt();
-            for j in 0..3 {
-                prop_assert!((est.accel[j] - exact[j]).abs() < 1e-9 * scale);
+            for (a, e) in est.accel.iter().zip(exact) {
+                prop_assert!((a - e).abs() < 1e-9 * scale);
             }
         }
     }
