@@ -95,16 +95,22 @@
 pub mod catalog;
 pub mod compare;
 pub mod density;
+pub mod detection;
+pub mod dm;
 pub mod error;
 pub mod features;
 #[cfg(feature = "fits")]
 pub mod fits;
 pub mod model;
+pub mod population;
+pub mod search;
 pub mod shift;
 
 pub use catalog::{read_feature_table, read_probcat_dr2, Catalog, Source, PAPER_MIN_ABS_GLAT_DEG};
 pub use compare::{compare_shift_models, LrTest, ModelComparison};
 pub use density::{BandwidthChoice, ClassDensity};
+pub use detection::{fit_log_parabola, Instrument, LpFit, LpFitter};
+pub use dm::{simulate_detection, DetectionOptions, DetectionTable, DmComponent};
 pub use error::{Result, SubhaloError};
 pub use features::{ClassGroup, Features, LogParabola, ReferenceEnergy, Roi};
 #[cfg(feature = "fits")]
@@ -112,5 +118,10 @@ pub use fits::read_4fgl_fits;
 pub use model::{
     EmOptions, ExtraComponent, ExtraWeight, MixtureFit, MixtureParams, MockCatalog, PreparedData,
     ShiftKind, ShiftMixture,
+};
+pub use population::{bergstrom_bb_spectrum, AnalyticSpectrum, DmSpectrumBins, JPopulation};
+pub use search::{
+    dm_limit, limit_band, posteriors_with_dm, sample_with_dm, DmLimit, DmSearchOptions, LimitBand,
+    ProfilePoint,
 };
 pub use shift::{ModulationQuadrature, SigmoidShift};

@@ -1158,6 +1158,32 @@ impl ShiftMixture {
         Ok(self.evaluate(data, extras, &state)?.ln_l)
     }
 
+    /// Posterior component probabilities $P(c \mid x_i)$ under `params`, one
+    /// row per source of `data`, columns the classes then the extras:
+    /// $P(k \mid x) \propto \pi_k C(x) p(x \mid k)/Z_k$ and
+    /// $P(e \mid x) \propto \pi_e q_e(x)$ (with an extra component the
+    /// modulation no longer cancels).
+    ///
+    /// # Errors
+    /// As [`ln_likelihood`](Self::ln_likelihood).
+    pub fn responsibilities(
+        &self,
+        data: &PreparedData,
+        extras: &[ExtraComponent],
+        params: &MixtureParams,
+    ) -> Result<Array2<f64>> {
+        self.ln_likelihood(data, extras, params)?;
+        let state = State {
+            astro: Astro::Free(params.class_weights.clone()),
+            extra: params.extra_weights.clone(),
+            theta: params.shift.map(|s| s.to_scaled(&self.roi)),
+        };
+        let ev = self.evaluate(data, extras, &state)?;
+        let nc = self.classes.len() + extras.len();
+        Array2::from_shape_vec((data.len(), nc), ev.resp)
+            .map_err(|e| Error::shape("responsibilities", nc, e).into())
+    }
+
     /// Posterior class probabilities $P(k \mid x, \text{astrophysical})
     /// \propto \pi_k\, p(x\mid k)/Z_k$ for each row of `points` (the modulation
     /// $C(x)$ is common to all classes and cancels).
