@@ -104,6 +104,10 @@ pub struct EmOptions {
     pub tol: f64,
     /// Starting modulation (default: flat, all slopes zero, centres mid-ROI).
     pub initial_shift: Option<SigmoidShift>,
+    /// Starting class fractions for models with free priors (default: the
+    /// associated fractions), rescaled to the weight left by the extras. With
+    /// `initial_shift` this gives a single warm start (e.g. from a previous fit).
+    pub initial_class_weights: Option<Vec<f64>>,
     /// Settings of the numerical M-step for the six shift parameters (L-BFGS
     /// with the analytic gradient; default at most 40 iterations per M-step,
     /// which keeps EM monotone, as only improvements are accepted, and saves
@@ -122,6 +126,7 @@ impl Default for EmOptions {
             max_iter: 5000,
             tol: 1e-9,
             initial_shift: None,
+            initial_class_weights: None,
             m_step: MinimizeOptions {
                 max_iter: 40,
                 grad_tol: 1e-9,
@@ -140,6 +145,16 @@ impl EmOptions {
         }
         if !(self.tol.is_finite() && self.tol > 0.0) {
             return Err(Error::invalid_param("EmOptions::tol", self.tol, "finite and > 0").into());
+        }
+        if let Some(w) = &self.initial_class_weights {
+            if w.is_empty() || w.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
+                return Err(Error::invalid_param(
+                    "EmOptions::initial_class_weights",
+                    format!("{w:?}"),
+                    "finite and > 0",
+                )
+                .into());
+            }
         }
         if let Some(s) = &self.initial_shift {
             if !s.is_finite() {
@@ -528,8 +543,15 @@ impl ShiftMixture {
             })
             .collect();
         let rest = 1.0 - extra.iter().sum::<f64>();
+        let start = match &opts.initial_class_weights {
+            Some(w) if w.len() == self.base_priors.len() => {
+                let t: f64 = w.iter().sum();
+                w.iter().map(|x| x / t).collect()
+            }
+            _ => self.base_priors.clone(),
+        };
         let astro = if kind.free_priors() {
-            Astro::Free(self.base_priors.iter().map(|p| p * rest).collect())
+            Astro::Free(start.iter().map(|p| p * rest).collect())
         } else {
             Astro::Block(rest)
         };

@@ -245,6 +245,9 @@ pub fn dm_limit(
     if opts.kind.covariate() {
         em.initial_shift = null_fit.params.shift;
     }
+    if opts.kind.free_priors() {
+        em.initial_class_weights = Some(null_fit.params.class_weights.clone());
+    }
     let (s_lo, s_hi) = scan_range(dm, opts.min_n_roi, opts.max_weight * data.len() as f64)?;
     let mut prof = Profile {
         model,
