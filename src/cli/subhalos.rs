@@ -34,7 +34,7 @@ pub struct SubhalosArgs {
 pub enum SubhalosCommand {
     /// Fit the four dataset-shift models to the unassociated sources and compare them.
     Fit(FitArgs),
-    /// Upper limits on <sigma v> versus mass, with optional expected-limit bands.
+    /// Upper limits on the cross-section sigma v versus mass, with optional expected-limit bands.
     Limits(LimitsArgs),
     /// Class (and DM) probabilities of each unassociated source.
     Classify(ClassifyArgs),
@@ -151,7 +151,7 @@ pub struct ClassifyArgs {
     /// Include a DM component of this mass (GeV)...
     #[arg(long, requires = "sigma_v")]
     pub mass: Option<f64>,
-    /// ...with this <sigma v> (cm^3/s), its weight fixed by the expected number in the ROI.
+    /// ...with this sigma v (cm^3/s), its weight fixed by the expected number in the ROI.
     #[arg(long, requires = "mass")]
     pub sigma_v: Option<f64>,
 }
@@ -171,7 +171,7 @@ pub struct SampleArgs {
     /// Add subhalos of this mass (GeV)...
     #[arg(long, requires = "sigma_v")]
     pub mass: Option<f64>,
-    /// ...at this <sigma v> (cm^3/s).
+    /// ...at this sigma v (cm^3/s).
     #[arg(long, requires = "mass")]
     pub sigma_v: Option<f64>,
 }
