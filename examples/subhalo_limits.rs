@@ -149,7 +149,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 &bins,
                 simulate_detection(&bins, &lat, &roi, &opts, &NoProgress)?,
             )?;
-            let sv = 3e-24;
+            // The <sigma v> giving 30 expected subhalos in the ROI (bisection in log).
+            let (mut lo, mut hi) = (-30.0f64, -18.0f64);
+            for _ in 0..60 {
+                let mid = 0.5 * (lo + hi);
+                if dm.n_roi(10f64.powf(mid)) < 30.0 {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let sv = 10f64.powf(0.5 * (lo + hi));
             println!("injected: <sigma v> = {sv:e} cm^3/s at 100 GeV, {:.1} subhalos expected in the ROI", dm.n_roi(sv));
             let astro = MixtureParams {
                 class_weights: vec![0.7, 0.3],
