@@ -263,7 +263,6 @@ fn limits_cover_the_injected_cross_section() {
 }
 
 #[test]
-#[ignore = "slow: run in CI"]
 fn limits_cover_the_injected_cross_section_many_trials() {
     let dm = dm_component(10);
     let model = astro_model();
