@@ -8,15 +8,23 @@
 //!   its most expensive row);
 //! - `em_prior_cov_single_start`: the same from the flat start only;
 //! - `ln_z_with_gradient`: one evaluation of $Z_k$ and its six derivatives for
-//!   the 466-kernel class.
+//!   the 466-kernel class;
+//! - `dm_limit_prior_cov_100gev`: one dark-matter upper limit (profile scan,
+//!   best fit and root) at 100 GeV with the prior + covariate shift model,
+//!   the detection table (analytic b-bbar spectrum, 41 x 100 spectra) built once;
+//! - `detection_simulation_100gev`: that detection simulation (4100 spectra).
 //!
 //! `cargo bench --bench subhalos`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use darkprobe::core::progress::NoProgress;
 use darkprobe::kde::Bandwidth;
+use darkprobe::subhalos::detection::Instrument;
 use darkprobe::subhalos::{
-    BandwidthChoice, ClassDensity, EmOptions, MixtureParams, ModulationQuadrature, ReferenceEnergy,
-    Roi, ShiftKind, ShiftMixture, SigmoidShift,
+    bergstrom_bb_spectrum, dm_limit, simulate_detection, BandwidthChoice, ClassDensity,
+    DetectionOptions, DmComponent, DmSearchOptions, DmSpectrumBins, EmOptions, JPopulation,
+    MixtureParams, ModulationQuadrature, ReferenceEnergy, Roi, ShiftKind, ShiftMixture,
+    SigmoidShift,
 };
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -100,5 +108,30 @@ fn bench_em(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_em);
+fn bench_dm(c: &mut Criterion) {
+    let (model, points, _) = problem();
+    let data = model.prepare(points.view()).unwrap();
+    let lat = Instrument::fermi_lat_high_latitude();
+    let bins =
+        DmSpectrumBins::new(&bergstrom_bb_spectrum().unwrap(), 100.0, lat.edges_gev()).unwrap();
+    let opts = DetectionOptions {
+        n_per_flux: 100,
+        seed: 3,
+        ..DetectionOptions::default()
+    };
+    let mut g = c.benchmark_group("subhalos_dm");
+    g.sample_size(10);
+    g.bench_function("detection_simulation_100gev", |b| {
+        b.iter(|| simulate_detection(&bins, &lat, model.roi(), &opts, &NoProgress).unwrap())
+    });
+    let table = simulate_detection(&bins, &lat, model.roi(), &opts, &NoProgress).unwrap();
+    let dm = DmComponent::new(JPopulation::paper_default(), &bins, table).unwrap();
+    let search = DmSearchOptions::default();
+    g.bench_function("dm_limit_prior_cov_100gev", |b| {
+        b.iter(|| dm_limit(&model, &data, &dm, &search).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_em, bench_dm);
 criterion_main!(benches);

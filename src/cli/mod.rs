@@ -8,6 +8,7 @@ pub mod data;
 pub mod demo;
 pub mod dwarfs;
 pub mod progress;
+pub mod subhalos;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ pub enum Command {
     /// Dwarf-spheroidal limits with a data-driven background (Calore+ 2018, Alvarez+ 2020).
     Dwarfs(dwarfs::DwarfsArgs),
     /// Dark-matter subhalos among unassociated Fermi-LAT sources (Amerio+ 2025).
-    Subhalos(PlannedArgs),
+    Subhalos(subhalos::SubhalosArgs),
     /// 13CO gas maps from 12CO by Gaussian processes and a patch network (Shmakov+ 2020).
     Gasmap(PlannedArgs),
     /// Dark matter from stellar phase space with normalizing flows (Buckley+ 2022, Lim+ 2023).
@@ -153,7 +154,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             }
         }
         Command::Dwarfs(args) => dwarfs::run(args),
-        Command::Subhalos(_) => planned("subhalos", "the darkprobe-subhalos issue"),
+        Command::Subhalos(args) => subhalos::run(args, &progress),
         Command::Gasmap(_) => planned("gasmap", "the darkprobe-gasmap issue"),
         Command::Flows(_) => planned("flows", "the darkprobe-flows issue"),
         Command::Data(args) => data::run(args, cli.quiet),

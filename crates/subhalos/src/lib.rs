@@ -1,12 +1,14 @@
 //! # darkprobe-subhalos
 //!
-//! The astrophysical part of a search for dark-matter subhalos among the
-//! unassociated sources of the Fermi-LAT 4FGL catalog, following Amerio et al.
-//! (2025). The unassociated sources inside a region of interest (ROI) of the
-//! feature space are modelled as a mixture of the astrophysical classes
-//! learned from associated sources, corrected for *dataset shift*; a
-//! dark-matter component enters as one more mixture component whose density
-//! and weight come from outside ([`ExtraComponent`]).
+//! A search for dark-matter subhalos among the unassociated sources of the
+//! Fermi-LAT 4FGL catalog, following Amerio et al. (2025). The unassociated
+//! sources inside a region of interest (ROI) of the feature space are modelled
+//! as a mixture of the astrophysical classes learned from associated sources,
+//! corrected for *dataset shift*, plus a dark-matter subhalo component
+//! ([`ExtraComponent`]) whose density and weight come from a J-factor
+//! population ([`population`]), a simplified LAT detection simulation
+//! ([`detection`], [`dm`]) and $\langle\sigma v\rangle$; [`search`] sets the
+//! upper limits.
 //!
 //! # Model
 //! Each source is a point $x = (\log_{10} F, \alpha(E_0), \beta)$: the photon
@@ -48,6 +50,20 @@
 //! catalogs (draw a class, draw from its truncated KDE, accept with
 //! probability $C(x) \le 1$).
 //!
+//! # Dark matter
+//! A subhalo of J-factor $J$ has the flux
+//! $\Phi = \langle\sigma v\rangle J N_\gamma / (8\pi m_\chi^2)$; with the
+//! population $n_J = dN/d\log_{10}J$, the detection efficiency $\epsilon(\Phi)$
+//! and the density $p(\alpha, \beta \mid \Phi)$ of the fitted spectral
+//! features of detected subhalos, the detected subhalos have the density
+//! $\rho_\mathrm{DM}(x) = n_J\,\epsilon\,p(\alpha,\beta\mid\Phi)$; the mixture
+//! uses $p_\mathrm{DM} = \rho_\mathrm{DM}/N_\mathrm{DM}$ with the fixed weight
+//! $\pi_\mathrm{DM} = N_\mathrm{DM}(\langle\sigma v\rangle)/N_\mathrm{unas}$,
+//! $N_\mathrm{DM} = \int_\mathrm{ROI}\rho_\mathrm{DM}$ ([`dm`]). The profile
+//! likelihood in $\langle\sigma v\rangle$ gives the best fit, $\Delta TS_0$ and the
+//! 95% upper limit at $\Delta TS = 3.84$ ([`dm_limit`]), with expected-limit
+//! bands from mock catalogs ([`limit_band`]).
+//!
 //! # Reference
 //! - D. Amerio, D. Malyshev, B. Zaldivar, V. Gammaldi, M. A. Sanchez-Conde,
 //!   *Search for dark matter subhalos among unassociated Fermi-LAT sources in
@@ -55,6 +71,11 @@
 //! - A. Bhat, D. Malyshev, *Machine learning methods for constructing
 //!   probabilistic Fermi-LAT catalogs*, A&A 660, A87 (2022), arXiv:2102.07642
 //!   (the labelled 4FGL-DR2 table read by [`read_probcat_dr2`]).
+//! - J. Coronado-Blázquez et al., JCAP 07 (2019) 020, arXiv:1906.11896 (subhalo
+//!   J-factors from repopulated Via Lactea II).
+//! - V. Gammaldi et al., MNRAS 520, 1348 (2023), arXiv:2207.09307 (simulated DM
+//!   spectra in log-parabola space).
+//! - C. Arina et al., *CosmiXs*, JCAP 03 (2024) 035, arXiv:2312.01153.
 //! - S. Abdollahi et al., *Incremental Fermi Large Area Telescope Fourth Source
 //!   Catalog*, ApJS 260, 53 (2022), arXiv:2201.11184; J. Ballet et al., 4FGL-DR4,
 //!   arXiv:2307.12546.
@@ -95,16 +116,22 @@
 pub mod catalog;
 pub mod compare;
 pub mod density;
+pub mod detection;
+pub mod dm;
 pub mod error;
 pub mod features;
 #[cfg(feature = "fits")]
 pub mod fits;
 pub mod model;
+pub mod population;
+pub mod search;
 pub mod shift;
 
 pub use catalog::{read_feature_table, read_probcat_dr2, Catalog, Source, PAPER_MIN_ABS_GLAT_DEG};
 pub use compare::{compare_shift_models, LrTest, ModelComparison};
 pub use density::{BandwidthChoice, ClassDensity};
+pub use detection::{fit_log_parabola, Instrument, LpFit, LpFitter};
+pub use dm::{simulate_detection, DetectionOptions, DetectionTable, DmComponent};
 pub use error::{Result, SubhaloError};
 pub use features::{ClassGroup, Features, LogParabola, ReferenceEnergy, Roi};
 #[cfg(feature = "fits")]
@@ -112,5 +139,10 @@ pub use fits::read_4fgl_fits;
 pub use model::{
     EmOptions, ExtraComponent, ExtraWeight, MixtureFit, MixtureParams, MockCatalog, PreparedData,
     ShiftKind, ShiftMixture,
+};
+pub use population::{bergstrom_bb_spectrum, AnalyticSpectrum, DmSpectrumBins, JPopulation};
+pub use search::{
+    dm_limit, limit_band, posteriors_with_dm, sample_with_dm, DmLimit, DmSearchOptions, LimitBand,
+    ProfilePoint,
 };
 pub use shift::{ModulationQuadrature, SigmoidShift};

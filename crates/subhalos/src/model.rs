@@ -104,6 +104,10 @@ pub struct EmOptions {
     pub tol: f64,
     /// Starting modulation (default: flat, all slopes zero, centres mid-ROI).
     pub initial_shift: Option<SigmoidShift>,
+    /// Starting class fractions for models with free priors (default: the
+    /// associated fractions), rescaled to the weight left by the extras. With
+    /// `initial_shift` this gives a single warm start (e.g. from a previous fit).
+    pub initial_class_weights: Option<Vec<f64>>,
     /// Settings of the numerical M-step for the six shift parameters (L-BFGS
     /// with the analytic gradient; default at most 40 iterations per M-step,
     /// which keeps EM monotone, as only improvements are accepted, and saves
@@ -122,6 +126,7 @@ impl Default for EmOptions {
             max_iter: 5000,
             tol: 1e-9,
             initial_shift: None,
+            initial_class_weights: None,
             m_step: MinimizeOptions {
                 max_iter: 40,
                 grad_tol: 1e-9,
@@ -140,6 +145,16 @@ impl EmOptions {
         }
         if !(self.tol.is_finite() && self.tol > 0.0) {
             return Err(Error::invalid_param("EmOptions::tol", self.tol, "finite and > 0").into());
+        }
+        if let Some(w) = &self.initial_class_weights {
+            if w.is_empty() || w.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
+                return Err(Error::invalid_param(
+                    "EmOptions::initial_class_weights",
+                    format!("{w:?}"),
+                    "finite and > 0",
+                )
+                .into());
+            }
         }
         if let Some(s) = &self.initial_shift {
             if !s.is_finite() {
@@ -528,8 +543,15 @@ impl ShiftMixture {
             })
             .collect();
         let rest = 1.0 - extra.iter().sum::<f64>();
+        let start = match &opts.initial_class_weights {
+            Some(w) if w.len() == self.base_priors.len() => {
+                let t: f64 = w.iter().sum();
+                w.iter().map(|x| x / t).collect()
+            }
+            _ => self.base_priors.clone(),
+        };
         let astro = if kind.free_priors() {
-            Astro::Free(self.base_priors.iter().map(|p| p * rest).collect())
+            Astro::Free(start.iter().map(|p| p * rest).collect())
         } else {
             Astro::Block(rest)
         };
@@ -1156,6 +1178,32 @@ impl ShiftMixture {
             }
         }
         Ok(self.evaluate(data, extras, &state)?.ln_l)
+    }
+
+    /// Posterior component probabilities $P(c \mid x_i)$ under `params`, one
+    /// row per source of `data`, columns the classes then the extras:
+    /// $P(k \mid x) \propto \pi_k C(x) p(x \mid k)/Z_k$ and
+    /// $P(e \mid x) \propto \pi_e q_e(x)$ (with an extra component the
+    /// modulation no longer cancels).
+    ///
+    /// # Errors
+    /// As [`ln_likelihood`](Self::ln_likelihood).
+    pub fn responsibilities(
+        &self,
+        data: &PreparedData,
+        extras: &[ExtraComponent],
+        params: &MixtureParams,
+    ) -> Result<Array2<f64>> {
+        self.ln_likelihood(data, extras, params)?;
+        let state = State {
+            astro: Astro::Free(params.class_weights.clone()),
+            extra: params.extra_weights.clone(),
+            theta: params.shift.map(|s| s.to_scaled(&self.roi)),
+        };
+        let ev = self.evaluate(data, extras, &state)?;
+        let nc = self.classes.len() + extras.len();
+        Array2::from_shape_vec((data.len(), nc), ev.resp)
+            .map_err(|e| Error::shape("responsibilities", nc, e).into())
     }
 
     /// Posterior class probabilities $P(k \mid x, \text{astrophysical})
