@@ -84,3 +84,8 @@ pub use select::{
 pub use sky::{
     BackgroundPdf, LooOptimum, NwMoments, SkyProductKde, SpatialMetric, LOO_CUTOFF_SIGMAS,
 };
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
