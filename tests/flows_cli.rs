@@ -375,3 +375,132 @@ fn bad_input_exits_2_without_output() {
         assert_bad_input(&run(&a), what, &out);
     }
 }
+
+#[test]
+fn fit_then_accel_and_density_with_the_flow_model() {
+    let dir = scratch("fit");
+    let (stars, model, pts) = (
+        dir.join("s.csv"),
+        dir.join("flow.json"),
+        dir.join("pts.csv"),
+    );
+    let o = run(&[
+        "flows",
+        "mock",
+        "--profile",
+        "plummer",
+        "--mass-msun",
+        "1e10",
+        "--scale-kpc",
+        "1",
+        "--n",
+        "600",
+        "--seed",
+        "3",
+        "--out",
+        p(&stars),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let fit = |out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "flows",
+            "fit",
+            "--stars",
+            p(&stars),
+            "--out",
+            p(out),
+            "--epochs",
+            "2",
+            "--blocks",
+            "1",
+            "--hidden",
+            "8",
+            "--seed",
+            "5",
+        ];
+        a.extend(extra);
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+    };
+    fit(&model, &[]);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(v["kind"], "flow");
+    // Same seed, same model.
+    let again = dir.join("flow2.json");
+    fit(&again, &[]);
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+    let ens = dir.join("ens.json");
+    fit(&ens, &["--ensemble", "2"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ens).unwrap()).unwrap();
+    assert_eq!(v["kind"], "flow_ensemble");
+    assert_eq!(v["members"].as_array().map(|m| m.len()), Some(2));
+
+    std::fs::write(&pts, "x_kpc,y_kpc,z_kpc\n0.5,0.2,-0.3\n-1,0.5,0.5\n").unwrap();
+    for m in [&model, &ens] {
+        let acc = dir.join("acc.csv");
+        let o = run(&[
+            "flows",
+            "accel",
+            "--model",
+            p(m),
+            "--points",
+            p(&pts),
+            "--out",
+            p(&acc),
+            "--n-velocities",
+            "300",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let (h, rows) = read_csv(&acc);
+        assert_eq!(rows.len(), 2);
+        for r in &rows {
+            for name in ["ax_km2_s2_kpc", "ax_err_km2_s2_kpc", "residual"] {
+                assert!(r[col(&h, name)].is_finite(), "{name}: {r:?}");
+            }
+            assert!(r[col(&h, "ax_err_km2_s2_kpc")] > 0.0);
+        }
+        let rho = dir.join("rho.csv");
+        let o = run(&[
+            "flows",
+            "density",
+            "--model",
+            p(m),
+            "--points",
+            p(&pts),
+            "--out",
+            p(&rho),
+            "--n-draws",
+            "4",
+            "--n-velocities",
+            "50",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let (h, rows) = read_csv(&rho);
+        assert!(rows.iter().all(|r| r[col(&h, "rho_msun_pc3")].is_finite()));
+    }
+
+    // Bad star tables: no model written.
+    let out = dir.join("bad").join("m.json");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    for (what, text) in [
+        (
+            "missing velocity column",
+            "x_kpc,y_kpc,z_kpc,vx_km_s,vy_km_s\n1,2,3,4,5\n",
+        ),
+        (
+            "NaN velocity",
+            "x_kpc,y_kpc,z_kpc,vx_km_s,vy_km_s,vz_km_s\n1,2,3,4,NaN,6\n",
+        ),
+    ] {
+        let bad = dir.join("bad_stars.csv");
+        std::fs::write(&bad, text).unwrap();
+        let o = run(&["flows", "fit", "--stars", p(&bad), "--out", p(&out)]);
+        assert_bad_input(&o, what, &out);
+        assert!(String::from_utf8_lossy(&o.stderr).contains("bad_stars.csv"));
+    }
+}

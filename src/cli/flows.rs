@@ -9,14 +9,17 @@
 
 use super::CliError;
 use clap::{Args, Subcommand, ValueEnum};
+use darkprobe_core::progress::Progress;
 use darkprobe_core::table::CsvWriter;
 use darkprobe_core::{Error, Location};
 use darkprobe_flows::accel::{accelerations, AccelEstimate, AccelOptions};
 use darkprobe_flows::gauss::{density, msun_kpc3_to_msun_pc3, GaussOptions, Kernel};
 use darkprobe_flows::mock::{
-    read_points, sample_df, write_stars, HernquistDf, PlummerDf, SphericalDf,
+    read_points, read_stars, sample_df, write_stars, HernquistDf, PlummerDf, SphericalDf,
 };
-use darkprobe_flows::{PhaseSpaceModel, Vec3};
+use darkprobe_flows::{
+    FitOptions, PhaseSpaceEnsemble, PhaseSpaceFlow, PhaseSpaceModel, PhaseSpaceReport, Vec3,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,9 @@ pub enum FlowsCommand {
     /// Draw an equilibrium mock (isotropic Hernquist or Plummer sphere) and
     /// write its stars (CSV) and, optionally, its exact model (JSON).
     Mock(MockArgs),
+    /// Fit the phase-space density f(x, v) = n(x) p(v|x) of a star table with
+    /// normalizing flows and write the model (JSON).
+    Fit(FitArgs),
     /// Accelerations at query positions from the steady-state collisionless
     /// Boltzmann equation (CSV).
     Accel(AccelArgs),
@@ -74,6 +80,32 @@ pub struct MockArgs {
     /// Also write the exact model here (JSON, usable as `--model` of accel and density).
     #[arg(long, value_name = "JSON")]
     pub model_out: Option<PathBuf>,
+}
+
+/// Arguments of `darkprobe flows fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The star table (CSV with columns x_kpc,y_kpc,z_kpc,vx_km_s,vy_km_s,vz_km_s).
+    #[arg(long)]
+    pub stars: PathBuf,
+    /// Write the fitted model here (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of independently seeded flows averaged in density (1: a single flow).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub ensemble: u64,
+    /// Maximum training epochs of each flow [default: 60, with early stopping].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub epochs: Option<u64>,
+    /// Autoregressive blocks per flow [default: 6].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub blocks: Option<u64>,
+    /// Hidden layer widths of each block, comma separated [default: 64,64].
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub hidden: Option<Vec<u64>>,
+    /// Seed of the initialisation, the validation split and the minibatches.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Arguments of `darkprobe flows accel`.
@@ -167,6 +199,10 @@ pub enum ModelFile {
         /// Scale radius, kpc.
         scale_kpc: f64,
     },
+    /// A fitted flow model $n(\mathbf x)\,p(\mathbf v\mid\mathbf x)$ (from `flows fit`).
+    Flow(PhaseSpaceFlow),
+    /// An ensemble of fitted flow models (from `flows fit --ensemble K`).
+    FlowEnsemble(PhaseSpaceEnsemble),
 }
 
 /// A validated model, ready to evaluate.
@@ -176,6 +212,10 @@ pub enum LoadedModel {
     Hernquist(HernquistDf),
     /// The exact Plummer distribution function.
     Plummer(PlummerDf),
+    /// A fitted flow.
+    Flow(PhaseSpaceFlow),
+    /// An ensemble of fitted flows.
+    FlowEnsemble(PhaseSpaceEnsemble),
 }
 
 impl ModelFile {
@@ -221,6 +261,10 @@ impl ModelFile {
                 mass_msun,
                 scale_kpc,
             } => LoadedModel::Plummer(PlummerDf::new(mass_msun, scale_kpc)?),
+            ModelFile::Flow(f) => LoadedModel::Flow(f),
+            ModelFile::FlowEnsemble(e) => {
+                LoadedModel::FlowEnsemble(PhaseSpaceEnsemble::new(e.members().to_vec())?)
+            }
         })
     }
 }
@@ -250,6 +294,8 @@ impl LoadedModel {
         match self {
             LoadedModel::Hernquist(d) => d,
             LoadedModel::Plummer(d) => d,
+            LoadedModel::Flow(f) => f,
+            LoadedModel::FlowEnsemble(e) => e,
         }
     }
 
@@ -258,6 +304,7 @@ impl LoadedModel {
         match self {
             LoadedModel::Hernquist(d) => Some(d),
             LoadedModel::Plummer(d) => Some(d),
+            LoadedModel::Flow(_) | LoadedModel::FlowEnsemble(_) => None,
         }
     }
 }
@@ -266,9 +313,10 @@ impl LoadedModel {
 ///
 /// # Errors
 /// A [`CliError`] with exit status 2 for bad input, 3 for other failures.
-pub fn run(args: FlowsArgs) -> Result<u8, CliError> {
+pub fn run(args: FlowsArgs, progress: &dyn Progress) -> Result<u8, CliError> {
     match args.command {
         FlowsCommand::Mock(a) => mock(a),
+        FlowsCommand::Fit(a) => fit(a, progress),
         FlowsCommand::Accel(a) => accel(a),
         FlowsCommand::Density(a) => density_cmd(a),
     }
@@ -291,10 +339,14 @@ fn mock(a: MockArgs) -> Result<u8, CliError> {
     };
     let model = file.clone().into_model()?;
     let n = to_usize("n", a.n)?;
-    let stars = match &model {
-        LoadedModel::Hernquist(d) => sample_df(d, n, a.seed)?,
-        LoadedModel::Plummer(d) => sample_df(d, n, a.seed)?,
-    };
+    let df = model.exact().ok_or_else(|| {
+        CliError::from(Error::invalid_param(
+            "profile",
+            "flow",
+            "hernquist or plummer",
+        ))
+    })?;
+    let stars = sample_df(df, n, a.seed)?;
     write_stars(&a.out, &stars)?;
     if let Some(path) = &a.model_out {
         file.write(path)?;
@@ -305,6 +357,80 @@ fn mock(a: MockArgs) -> Result<u8, CliError> {
         a.profile,
         a.mass_msun,
         a.scale_kpc,
+        a.out.display()
+    );
+    Ok(super::EXIT_OK)
+}
+
+/// The fit settings of `flows fit`: the library defaults with the optional
+/// overrides.
+pub fn fit_options(epochs: Option<u64>, blocks: Option<u64>, hidden: Option<&[u64]>) -> FitOptions {
+    let mut opts = FitOptions::default();
+    if let Some(e) = epochs {
+        opts.train.max_epochs = e as usize;
+    }
+    if let Some(b) = blocks {
+        opts.n_blocks = b as usize;
+    }
+    if let Some(h) = hidden {
+        opts.hidden = h.iter().map(|&w| w as usize).collect();
+    }
+    opts
+}
+
+/// Fits a single flow (`ensemble == 1`) or an ensemble to stars and returns
+/// the model file contents with the training reports.
+///
+/// # Errors
+/// As [`PhaseSpaceFlow::fit`] and [`PhaseSpaceEnsemble::fit`].
+pub fn fit_model(
+    stars: &[darkprobe_flows::mock::Star],
+    ensemble: usize,
+    opts: &FitOptions,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<(ModelFile, Vec<PhaseSpaceReport>), Error> {
+    let x: Vec<Vec3> = stars.iter().map(|s| s.x).collect();
+    let v: Vec<Vec3> = stars.iter().map(|s| s.v).collect();
+    if ensemble <= 1 {
+        let (m, r) = PhaseSpaceFlow::fit(&x, &v, opts, seed, progress)?;
+        Ok((ModelFile::Flow(m), vec![r]))
+    } else {
+        let (m, r) = PhaseSpaceEnsemble::fit(ensemble, &x, &v, opts, seed, progress)?;
+        Ok((ModelFile::FlowEnsemble(m), r))
+    }
+}
+
+fn fit(a: FitArgs, progress: &dyn Progress) -> Result<u8, CliError> {
+    let stars = read_stars(&a.stars)?;
+    let opts = fit_options(a.epochs, a.blocks, a.hidden.as_deref());
+    let started = std::time::Instant::now();
+    let (file, reports) = fit_model(
+        &stars,
+        to_usize("ensemble", a.ensemble)?,
+        &opts,
+        a.seed,
+        progress,
+    )?;
+    file.write(&a.out)?;
+    for (k, r) in reports.iter().enumerate() {
+        let best = |r: &darkprobe_flows::TrainReport| {
+            r.val_loss.get(r.best_epoch).copied().unwrap_or(f64::NAN)
+        };
+        eprintln!(
+            "member {k}: position flow {} epochs (best {}, validation NLL {:.4}), velocity flow {} epochs (best {}, validation NLL {:.4})",
+            r.position.train_loss.len(),
+            r.position.best_epoch,
+            best(&r.position),
+            r.velocity.train_loss.len(),
+            r.velocity.best_epoch,
+            best(&r.velocity),
+        );
+    }
+    eprintln!(
+        "fitted {} stars in {:.1} s; model written to {}",
+        stars.len(),
+        started.elapsed().as_secs_f64(),
         a.out.display()
     );
     Ok(super::EXIT_OK)

@@ -156,7 +156,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Dwarfs(args) => dwarfs::run(args),
         Command::Subhalos(_) => planned("subhalos", "the darkprobe-subhalos issue"),
         Command::Gasmap(_) => planned("gasmap", "the darkprobe-gasmap issue"),
-        Command::Flows(args) => flows::run(args),
+        Command::Flows(args) => flows::run(args, &progress),
         Command::Data(args) => data::run(args, cli.quiet),
     }
 }
