@@ -20,7 +20,10 @@ pub(crate) fn mean_exp_weights(a: &[f64]) -> (f64, Vec<f64>) {
     }
     let e: Vec<f64> = a.iter().map(|v| (v - m).exp()).collect();
     let s: f64 = e.iter().sum();
-    (m + (s / a.len() as f64).ln(), e.iter().map(|v| v / s).collect())
+    (
+        m + (s / a.len() as f64).ln(),
+        e.iter().map(|v| v / s).collect(),
+    )
 }
 
 /// $K$ flows of the same dimensions; $p(x\mid c) = \frac1K\sum_k p_k(x\mid c)$.
@@ -53,7 +56,10 @@ impl MafEnsemble {
             return Err(Error::empty("flow ensemble", "give at least one member"));
         };
         let (d, c) = (first.dim(), first.context_dim());
-        if let Some(m) = members.iter().find(|m| m.dim() != d || m.context_dim() != c) {
+        if let Some(m) = members
+            .iter()
+            .find(|m| m.dim() != d || m.context_dim() != c)
+        {
             return Err(Error::shape(
                 "ensemble member (dim, context_dim)",
                 format!("({d}, {c})"),
@@ -99,6 +105,24 @@ impl MafEnsemble {
             reports.push(r);
         }
         Ok((Self::new(members)?, reports))
+    }
+
+    /// Writes the ensemble as JSON atomically (temporary file + rename).
+    ///
+    /// # Errors
+    /// I/O errors naming the path.
+    pub fn save_json(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::phase_space::save_json(self, path.as_ref())
+    }
+
+    /// Reads an ensemble written by [`MafEnsemble::save_json`].
+    ///
+    /// # Errors
+    /// I/O errors, parse errors naming the file and line, and an empty or
+    /// inconsistent member list.
+    pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let e: Self = crate::phase_space::load_json(path.as_ref())?;
+        Self::new(e.members)
     }
 
     /// The members.
@@ -178,13 +202,17 @@ impl MafEnsemble {
     /// As [`Maf::sample`].
     pub fn sample(&self, n: usize, context: &[f64], seed: u64) -> Result<Vec<f64>> {
         let (d, cd) = (self.members[0].dim(), self.members[0].context_dim());
-        let rows = if cd == 0 { n } else { context.len() / cd };
+        let rows = context.len().checked_div(cd).unwrap_or(n);
         let mut rng = rng_from_seed(seed_for_index(seed, u64::MAX));
         let pick: Vec<usize> = (0..rows)
             .map(|_| rng.random_range(0..self.members.len()))
             .collect();
         if rows == 0 {
-            return Err(Error::invalid_param("number of samples", rows, "at least 1"));
+            return Err(Error::invalid_param(
+                "number of samples",
+                rows,
+                "at least 1",
+            ));
         }
         let mut out = vec![0.0; rows * d];
         for (k, m) in self.members.iter().enumerate() {

@@ -5,7 +5,9 @@ use crate::model::Result;
 use darkprobe_core::rng::rng_from_seed;
 use darkprobe_core::Error;
 use darkprobe_nn::checkpoint::Checkpoint;
-use darkprobe_nn::made::{hidden_degrees, hidden_mask, output_mask, reversed_order, natural_order, HiddenDegrees};
+use darkprobe_nn::made::{
+    hidden_degrees, hidden_mask, natural_order, output_mask, reversed_order, HiddenDegrees,
+};
 use darkprobe_nn::{Activation, Ctx, Init, MaskedDense, Matrix, Parameters, Sequential};
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -30,8 +32,11 @@ pub struct MafConfig {
     pub n_blocks: usize,
     /// Hidden widths of each MADE.
     pub hidden: Vec<usize>,
-    /// Activation between the MADE layers (smooth ones, e.g. tanh, give
-    /// smooth gradients of $\ln p$).
+    /// Activation between the MADE layers. ELU ($\alpha=1$, continuously
+    /// differentiable) gives continuous gradients of $\ln p$, as tanh does;
+    /// tanh was measured about 50 times slower per training step (the libm
+    /// `tanh` dominates), ReLU about 3 times faster but with gradients of
+    /// $\ln p$ that jump across the kinks.
     pub activation: Activation,
     /// Bound $A$ of the soft clamp $\alpha = A\tanh(r/A)$ on each log-scale
     /// (keeps early training stable; $e^{A}$ is the largest scale change of one
@@ -40,7 +45,7 @@ pub struct MafConfig {
 }
 
 impl MafConfig {
-    /// A configuration with `n_blocks` MADEs of hidden widths `hidden`, tanh
+    /// A configuration with `n_blocks` MADEs of hidden widths `hidden`, ELU
     /// activations and a log-scale bound of 6.
     pub fn new(dim: usize, context_dim: usize, n_blocks: usize, hidden: Vec<usize>) -> Self {
         Self {
@@ -48,7 +53,7 @@ impl MafConfig {
             context_dim,
             n_blocks,
             hidden,
-            activation: Activation::Tanh,
+            activation: Activation::Elu(1.0),
             max_log_scale: 6.0,
         }
     }
@@ -62,7 +67,11 @@ impl MafConfig {
             return Err(Error::invalid_param("flow dim", self.dim, "at least 1"));
         }
         if self.n_blocks == 0 {
-            return Err(Error::invalid_param("flow n_blocks", self.n_blocks, "at least 1"));
+            return Err(Error::invalid_param(
+                "flow n_blocks",
+                self.n_blocks,
+                "at least 1",
+            ));
         }
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(Error::invalid_param(
@@ -168,7 +177,7 @@ pub(crate) fn check_rows(data: &[f64], dim: usize, what: &str) -> Result<()> {
             Err(Error::shape(format!("{what} (0 columns)"), 0, data.len()))
         };
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(Error::shape(
             format!("{what} length (row-major, {dim} columns)"),
             format!("a multiple of {dim}"),
@@ -331,6 +340,24 @@ impl Maf {
         })
     }
 
+    /// Writes the flow as JSON atomically (temporary file + rename); the
+    /// round trip through [`Maf::load_json`] is bit-exact.
+    ///
+    /// # Errors
+    /// I/O errors naming the path.
+    pub fn save_json(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::phase_space::save_json(self, path.as_ref())
+    }
+
+    /// Reads a flow written by [`Maf::save_json`].
+    ///
+    /// # Errors
+    /// I/O errors, parse errors naming the file and line, and records whose
+    /// networks do not match their configuration.
+    pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        crate::phase_space::load_json(path.as_ref())
+    }
+
     /// The architecture.
     pub fn config(&self) -> &MafConfig {
         &self.config
@@ -376,7 +403,11 @@ impl Maf {
                 ));
             }
         } else if !context.is_empty() {
-            return Err(Error::shape("flow context (unconditional flow)", 0, context.len()));
+            return Err(Error::shape(
+                "flow context (unconditional flow)",
+                0,
+                context.len(),
+            ));
         }
         Ok(n)
     }
@@ -394,7 +425,8 @@ impl Maf {
         let cd = cfg.context_dim;
         let a_max = cfg.max_log_scale;
         tape.inputs.resize_with(nets.len(), || Matrix::zeros(0, 0));
-        tape.shift_scale.resize_with(nets.len(), || Matrix::zeros(0, 0));
+        tape.shift_scale
+            .resize_with(nets.len(), || Matrix::zeros(0, 0));
         tape.dclamp.resize_with(nets.len(), || Matrix::zeros(0, 0));
         tape.sum_alpha.clear();
         tape.sum_alpha.resize(n, 0.0);
@@ -464,7 +496,7 @@ impl Maf {
             } else {
                 &tape.inputs[k + 1]
             };
-            for i in 0..n {
+            for (i, &wi) in w.iter().enumerate().take(n) {
                 let ssr = ss.row(i);
                 let dcr = dc.row(i);
                 let zr = &out_prev.row(i)[..d];
@@ -473,7 +505,7 @@ impl Maf {
                 for j in 0..d {
                     let e = (-ssr[d + j]).exp();
                     dyr[j] = -gzr[j] * e;
-                    dyr[d + j] = (w[i] - gzr[j] * zr[j]) * dcr[j];
+                    dyr[d + j] = (wi - gzr[j] * zr[j]) * dcr[j];
                 }
             }
             let need_dx = k > 0 || want_inputs;
@@ -589,7 +621,8 @@ impl Maf {
             let ln_p: Vec<f64> = (0..r.len())
                 .map(|i| {
                     let zr = tape.z.row(i);
-                    -0.5 * zr.iter().map(|v| v * v).sum::<f64>() - d as f64 * LN_SQRT_2PI
+                    -0.5 * zr.iter().map(|v| v * v).sum::<f64>()
+                        - d as f64 * LN_SQRT_2PI
                         - tape.sum_alpha[i]
                         - lnw
                 })
@@ -688,12 +721,19 @@ impl Maf {
 }
 
 fn check_whitening(cfg: &MafConfig, x: &Whitening, c: &Whitening) -> Result<()> {
-    for (w, d, what) in [(x, cfg.dim, "data whitening"), (c, cfg.context_dim, "context whitening")] {
+    for (w, d, what) in [
+        (x, cfg.dim, "data whitening"),
+        (c, cfg.context_dim, "context whitening"),
+    ] {
         if w.mean.len() != d || w.std.len() != d {
             return Err(Error::shape(what, d, w.mean.len().max(w.std.len())));
         }
         if let Some(s) = w.std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(Error::invalid_param(format!("{what} std"), s, "finite and > 0"));
+            return Err(Error::invalid_param(
+                format!("{what} std"),
+                s,
+                "finite and > 0",
+            ));
         }
         if let Some(m) = w.mean.iter().find(|m| !m.is_finite()) {
             return Err(Error::invalid_param(format!("{what} mean"), m, "finite"));
@@ -763,7 +803,11 @@ impl TryFrom<MafRecord> for Maf {
             {
                 return Err(Error::shape(
                     "flow record network (inputs, outputs)",
-                    format!("({}, {})", r.config.dim + r.config.context_dim, 2 * r.config.dim),
+                    format!(
+                        "({}, {})",
+                        r.config.dim + r.config.context_dim,
+                        2 * r.config.dim
+                    ),
                     format!("({}, {})", net.input_dim(), net.output_dim()),
                 ));
             }
@@ -791,7 +835,3 @@ impl<'de> Deserialize<'de> for Maf {
         Maf::try_from(r).map_err(serde::de::Error::custom)
     }
 }
-
-
-
-
