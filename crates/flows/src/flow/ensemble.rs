@@ -107,6 +107,24 @@ impl MafEnsemble {
         Ok((Self::new(members)?, reports))
     }
 
+    /// Writes the ensemble as JSON atomically (temporary file + rename).
+    ///
+    /// # Errors
+    /// I/O errors naming the path.
+    pub fn save_json(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::phase_space::save_json(self, path.as_ref())
+    }
+
+    /// Reads an ensemble written by [`MafEnsemble::save_json`].
+    ///
+    /// # Errors
+    /// I/O errors, parse errors naming the file and line, and an empty or
+    /// inconsistent member list.
+    pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let e: Self = crate::phase_space::load_json(path.as_ref())?;
+        Self::new(e.members)
+    }
+
     /// The members.
     pub fn members(&self) -> &[Maf] {
         &self.members
@@ -184,7 +202,7 @@ impl MafEnsemble {
     /// As [`Maf::sample`].
     pub fn sample(&self, n: usize, context: &[f64], seed: u64) -> Result<Vec<f64>> {
         let (d, cd) = (self.members[0].dim(), self.members[0].context_dim());
-        let rows = if cd == 0 { n } else { context.len() / cd };
+        let rows = context.len().checked_div(cd).unwrap_or(n);
         let mut rng = rng_from_seed(seed_for_index(seed, u64::MAX));
         let pick: Vec<usize> = (0..rows)
             .map(|_| rng.random_range(0..self.members.len()))

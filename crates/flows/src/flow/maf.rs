@@ -32,8 +32,11 @@ pub struct MafConfig {
     pub n_blocks: usize,
     /// Hidden widths of each MADE.
     pub hidden: Vec<usize>,
-    /// Activation between the MADE layers (smooth ones, e.g. tanh, give
-    /// smooth gradients of $\ln p$).
+    /// Activation between the MADE layers. ELU ($\alpha=1$, continuously
+    /// differentiable) gives continuous gradients of $\ln p$, as tanh does;
+    /// tanh was measured about 50 times slower per training step (the libm
+    /// `tanh` dominates), ReLU about 3 times faster but with gradients of
+    /// $\ln p$ that jump across the kinks.
     pub activation: Activation,
     /// Bound $A$ of the soft clamp $\alpha = A\tanh(r/A)$ on each log-scale
     /// (keeps early training stable; $e^{A}$ is the largest scale change of one
@@ -42,7 +45,7 @@ pub struct MafConfig {
 }
 
 impl MafConfig {
-    /// A configuration with `n_blocks` MADEs of hidden widths `hidden`, tanh
+    /// A configuration with `n_blocks` MADEs of hidden widths `hidden`, ELU
     /// activations and a log-scale bound of 6.
     pub fn new(dim: usize, context_dim: usize, n_blocks: usize, hidden: Vec<usize>) -> Self {
         Self {
@@ -50,7 +53,7 @@ impl MafConfig {
             context_dim,
             n_blocks,
             hidden,
-            activation: Activation::Tanh,
+            activation: Activation::Elu(1.0),
             max_log_scale: 6.0,
         }
     }
@@ -174,7 +177,7 @@ pub(crate) fn check_rows(data: &[f64], dim: usize, what: &str) -> Result<()> {
             Err(Error::shape(format!("{what} (0 columns)"), 0, data.len()))
         };
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(Error::shape(
             format!("{what} length (row-major, {dim} columns)"),
             format!("a multiple of {dim}"),
@@ -337,6 +340,24 @@ impl Maf {
         })
     }
 
+    /// Writes the flow as JSON atomically (temporary file + rename); the
+    /// round trip through [`Maf::load_json`] is bit-exact.
+    ///
+    /// # Errors
+    /// I/O errors naming the path.
+    pub fn save_json(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::phase_space::save_json(self, path.as_ref())
+    }
+
+    /// Reads a flow written by [`Maf::save_json`].
+    ///
+    /// # Errors
+    /// I/O errors, parse errors naming the file and line, and records whose
+    /// networks do not match their configuration.
+    pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        crate::phase_space::load_json(path.as_ref())
+    }
+
     /// The architecture.
     pub fn config(&self) -> &MafConfig {
         &self.config
@@ -475,7 +496,7 @@ impl Maf {
             } else {
                 &tape.inputs[k + 1]
             };
-            for i in 0..n {
+            for (i, &wi) in w.iter().enumerate().take(n) {
                 let ssr = ss.row(i);
                 let dcr = dc.row(i);
                 let zr = &out_prev.row(i)[..d];
@@ -484,7 +505,7 @@ impl Maf {
                 for j in 0..d {
                     let e = (-ssr[d + j]).exp();
                     dyr[j] = -gzr[j] * e;
-                    dyr[d + j] = (w[i] - gzr[j] * zr[j]) * dcr[j];
+                    dyr[d + j] = (wi - gzr[j] * zr[j]) * dcr[j];
                 }
             }
             let need_dx = k > 0 || want_inputs;

@@ -13,4 +13,4 @@ pub use maf::{LnProbGrad, Maf, MafConfig, Whitening};
 pub use train::{TrainOptions, TrainReport};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,7 @@ type StdRng = rand::rngs::StdRng;
 
 /// A flow with random (not near-identity) parameters, so that the maps
 /// tested are genuinely non-linear.
-fn random_flow(dim: usize, cdim: usize, blocks: usize, seed: u64) -> Maf {
+pub(crate) fn random_flow(dim: usize, cdim: usize, blocks: usize, seed: u64) -> Maf {
     let mut rng = StdRng::seed_from_u64(seed);
     let cfg = MafConfig::new(dim, cdim, blocks, vec![12, 12]);
     let xw = Whitening {
@@ -32,7 +32,7 @@ fn random_flow(dim: usize, cdim: usize, blocks: usize, seed: u64) -> Maf {
     flow
 }
 
-fn normals(n: usize, seed: u64) -> Vec<f64> {
+pub(crate) fn normals(n: usize, seed: u64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n).map(|_| rng.sample(StandardNormal)).collect()
 }
@@ -327,7 +327,7 @@ fn training_recovers_a_correlated_gaussian() {
 #[test]
 fn training_recovers_a_conditional_gaussian() {
     // v | x ~ N(2x, (0.5 + 0.3 x)^2), x ~ U(-1, 1).
-    let n = 4000;
+    let n = 10_000;
     let mut rng = StdRng::seed_from_u64(13);
     let mut x = Vec::with_capacity(n);
     let mut v = Vec::with_capacity(n);
@@ -338,9 +338,9 @@ fn training_recovers_a_conditional_gaussian() {
         v.push(2.0 * xi + (0.5 + 0.3 * xi) * e);
     }
     let cfg = MafConfig::new(1, 1, 3, vec![16, 16]);
-    let mut opts = small_opts(60);
+    let mut opts = small_opts(80);
     opts.learning_rate = 2e-3;
-    opts.patience = 8;
+    opts.patience = 10;
     let (flow, _) = Maf::fit(cfg, &v, &x, &opts, 5, &NoProgress).unwrap();
     for xc in [-0.7, 0.0, 0.7] {
         let ns = 5000;

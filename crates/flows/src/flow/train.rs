@@ -117,6 +117,79 @@ fn eval_loss(flow: &mut Maf, u: &Matrix<f64>, c: &Matrix<f64>, rows: &[usize]) -
 }
 
 impl Maf {
+    /// One optimiser step on whitened rows; returns the batch's mean loss.
+    fn step_on(
+        &mut self,
+        ub: &Matrix<f64>,
+        cb: &Matrix<f64>,
+        opt: &mut dyn Optimizer<f64>,
+        clip_norm: Option<f64>,
+        ctx: &Ctx,
+        tape: &mut Tape,
+    ) -> Result<f64> {
+        Maf::pass(&mut self.nets, &self.config, ub, cb, ctx, tape)?;
+        let b = ub.rows();
+        let mut loss = 0.0;
+        for i in 0..b {
+            let zr = tape.z.row(i);
+            loss += 0.5 * zr.iter().map(|v| v * v).sum::<f64>() + tape.sum_alpha[i];
+        }
+        loss /= b as f64;
+        if !loss.is_finite() {
+            return Err(Error::numerical(
+                "flow training",
+                0,
+                loss,
+                "non-finite loss",
+            ));
+        }
+        self.nets.zero_grad();
+        let w = vec![1.0 / b as f64; b];
+        Maf::backprop(&mut self.nets, &self.config, tape, &w, ctx, false)?;
+        if let Some(cn) = clip_norm {
+            let norm = clip_grad_norm(&mut self.nets, cn).map_err(Error::from)?;
+            if !norm.is_finite() {
+                return Err(Error::numerical(
+                    "flow training",
+                    0,
+                    norm,
+                    "non-finite gradient",
+                ));
+            }
+        }
+        opt.step(&mut self.nets).map_err(Error::from)?;
+        Ok(loss)
+    }
+
+    /// One maximum-likelihood step of `opt` on a minibatch of raw
+    /// (unwhitened) rows `data` with `context`, rows processed in parallel
+    /// blocks (results independent of the thread count). Returns the mean
+    /// loss of the batch before the step (negative log-likelihood in whitened
+    /// units without the Gaussian constant). [`Maf::fit`] runs such steps.
+    ///
+    /// # Errors
+    /// Shape errors, non-finite input, or a non-finite loss or gradient.
+    pub fn train_step(
+        &mut self,
+        data: &[f64],
+        context: &[f64],
+        opt: &mut dyn Optimizer<f64>,
+        seed: u64,
+    ) -> Result<f64> {
+        let n = self.check_batch(data, context)?;
+        if n == 0 {
+            return Err(Error::empty("training batch", "give at least one row"));
+        }
+        let ub = self.x_white.apply(data);
+        let cb = if self.context_dim() > 0 {
+            self.c_white.apply(context)
+        } else {
+            Matrix::zeros(n, 0)
+        };
+        let ctx = Ctx::train(seed).with_par(Par::Rayon);
+        self.step_on(&ub, &cb, opt, None, &ctx, &mut Tape::default())
+    }
+
     /// Fits a flow of architecture `config` to `data` (row-major, $N\times D$)
     /// with optional `context` ($N\times C$, empty when $C=0$) by maximum
     /// likelihood. Whitening is estimated from all rows. Reproducible from
@@ -223,37 +296,20 @@ impl Maf {
                 u.gather_rows_into(batch, &mut ub).map_err(Error::from)?;
                 c.gather_rows_into(batch, &mut cb).map_err(Error::from)?;
                 let ctx = Ctx::train(seed_for_index(seed, step + 2)).with_par(Par::Rayon);
-                Maf::pass(&mut self.nets, &self.config, &ub, &cb, &ctx, &mut tape)?;
-                let b = batch.len();
-                let mut loss = 0.0;
-                for i in 0..b {
-                    let zr = tape.z.row(i);
-                    loss += 0.5 * zr.iter().map(|v| v * v).sum::<f64>() + tape.sum_alpha[i];
-                }
-                if !loss.is_finite() {
-                    return Err(Error::numerical(
-                        "flow training",
-                        epoch,
-                        loss,
-                        format!("non-finite loss at step {step}; lower the learning rate"),
-                    ));
-                }
-                sum += loss;
-                self.nets.zero_grad();
-                let w = vec![1.0 / b as f64; b];
-                Maf::backprop(&mut self.nets, &self.config, &tape, &w, &ctx, false)?;
-                if let Some(cn) = opts.clip_norm {
-                    let norm = clip_grad_norm(&mut self.nets, cn).map_err(Error::from)?;
-                    if !norm.is_finite() {
-                        return Err(Error::numerical(
+                let loss = self
+                    .step_on(&ub, &cb, &mut opt, opts.clip_norm, &ctx, &mut tape)
+                    .map_err(|e| match e {
+                        Error::Numerical {
+                            reason, last_value, ..
+                        } => Error::numerical(
                             "flow training",
                             epoch,
-                            norm,
-                            format!("non-finite gradient at step {step}"),
-                        ));
-                    }
-                }
-                opt.step(&mut self.nets).map_err(Error::from)?;
+                            last_value,
+                            format!("{reason} at step {step}; lower the learning rate"),
+                        ),
+                        other => other,
+                    })?;
+                sum += loss * batch.len() as f64;
                 step += 1;
             }
             report.train_loss.push(sum / train.len() as f64);
