@@ -182,6 +182,20 @@ pub struct DensityArgs {
 
 /// The contents of a `--model` file: a JSON object whose `kind` field names
 /// the variant, e.g. `{"kind":"hernquist","mass_msun":1e10,"scale_kpc":5}`.
+///
+/// ```
+/// use darkprobe::cli::flows::{LoadedModel, ModelFile};
+/// let text = r#"{"kind":"plummer","mass_msun":1e10,"scale_kpc":2.0}"#;
+/// let file: ModelFile = serde_json::from_str(text).unwrap();
+/// assert_eq!(serde_json::to_string(&file).unwrap(), r#"{"kind":"plummer","mass_msun":10000000000.0,"scale_kpc":2.0}"#);
+/// // Analytic models give the exact acceleration field.
+/// let model = file.into_model().unwrap();
+/// assert!(matches!(model, LoadedModel::Plummer(_)));
+/// assert!(model.exact().is_some());
+/// // A negative mass is refused.
+/// let bad: ModelFile = serde_json::from_str(r#"{"kind":"hernquist","mass_msun":-1,"scale_kpc":2}"#).unwrap();
+/// assert!(bad.into_model().is_err());
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelFile {
@@ -200,9 +214,9 @@ pub enum ModelFile {
         scale_kpc: f64,
     },
     /// A fitted flow model $n(\mathbf x)\,p(\mathbf v\mid\mathbf x)$ (from `flows fit`).
-    Flow(PhaseSpaceFlow),
+    Flow(Box<PhaseSpaceFlow>),
     /// An ensemble of fitted flow models (from `flows fit --ensemble K`).
-    FlowEnsemble(PhaseSpaceEnsemble),
+    FlowEnsemble(Box<PhaseSpaceEnsemble>),
 }
 
 /// A validated model, ready to evaluate.
@@ -213,9 +227,9 @@ pub enum LoadedModel {
     /// The exact Plummer distribution function.
     Plummer(PlummerDf),
     /// A fitted flow.
-    Flow(PhaseSpaceFlow),
+    Flow(Box<PhaseSpaceFlow>),
     /// An ensemble of fitted flows.
-    FlowEnsemble(PhaseSpaceEnsemble),
+    FlowEnsemble(Box<PhaseSpaceEnsemble>),
 }
 
 impl ModelFile {
@@ -263,7 +277,7 @@ impl ModelFile {
             } => LoadedModel::Plummer(PlummerDf::new(mass_msun, scale_kpc)?),
             ModelFile::Flow(f) => LoadedModel::Flow(f),
             ModelFile::FlowEnsemble(e) => {
-                LoadedModel::FlowEnsemble(PhaseSpaceEnsemble::new(e.members().to_vec())?)
+                LoadedModel::FlowEnsemble(Box::new(PhaseSpaceEnsemble::new(e.members().to_vec())?))
             }
         })
     }
@@ -294,8 +308,8 @@ impl LoadedModel {
         match self {
             LoadedModel::Hernquist(d) => d,
             LoadedModel::Plummer(d) => d,
-            LoadedModel::Flow(f) => f,
-            LoadedModel::FlowEnsemble(e) => e,
+            LoadedModel::Flow(f) => f.as_ref(),
+            LoadedModel::FlowEnsemble(e) => e.as_ref(),
         }
     }
 
@@ -394,10 +408,10 @@ pub fn fit_model(
     let v: Vec<Vec3> = stars.iter().map(|s| s.v).collect();
     if ensemble <= 1 {
         let (m, r) = PhaseSpaceFlow::fit(&x, &v, opts, seed, progress)?;
-        Ok((ModelFile::Flow(m), vec![r]))
+        Ok((ModelFile::Flow(Box::new(m)), vec![r]))
     } else {
         let (m, r) = PhaseSpaceEnsemble::fit(ensemble, &x, &v, opts, seed, progress)?;
-        Ok((ModelFile::FlowEnsemble(m), r))
+        Ok((ModelFile::FlowEnsemble(Box::new(m)), r))
     }
 }
 
