@@ -113,7 +113,7 @@ pub struct LimitsArgs {
     /// Also compute and write the limit of each dwarf alone.
     #[arg(long)]
     pub per_dwarf: bool,
-    /// Also write the stacked profile curve -2 delta ln L(<sigma v>) at every
+    /// Also write the stacked profile curve -2 delta ln L(sigma_v) at every
     /// mass here (CSV: mass_gev, sigma_v_cm3_s, neg2_delta_ln_l), on
     /// `--profile-points` log-spaced cross-sections from limit/100 to 10 x limit.
     #[arg(long, value_name = "CSV")]

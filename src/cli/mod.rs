@@ -7,6 +7,7 @@
 pub mod data;
 pub mod demo;
 pub mod dwarfs;
+pub mod flows;
 pub mod progress;
 pub mod subhalos;
 
@@ -47,7 +48,7 @@ pub enum Command {
     /// 13CO gas maps from 12CO by Gaussian processes and a patch network (Shmakov+ 2020).
     Gasmap(PlannedArgs),
     /// Dark matter from stellar phase space with normalizing flows (Buckley+ 2022, Lim+ 2023).
-    Flows(PlannedArgs),
+    Flows(flows::FlowsArgs),
     /// Find, fetch and verify the public datasets the analyses use.
     Data(data::DataArgs),
 }
@@ -156,7 +157,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Dwarfs(args) => dwarfs::run(args),
         Command::Subhalos(args) => subhalos::run(args, &progress),
         Command::Gasmap(_) => planned("gasmap", "the darkprobe-gasmap issue"),
-        Command::Flows(_) => planned("flows", "the darkprobe-flows issue"),
+        Command::Flows(args) => flows::run(args, &progress),
         Command::Data(args) => data::run(args, cli.quiet),
     }
 }

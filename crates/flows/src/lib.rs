@@ -1,14 +1,78 @@
-//! # darkprobe-flows (planned)
+//! # darkprobe-flows
 //!
 //! Measures accelerations and mass densities from the phase-space
-//! distribution of an equilibrium tracer population. This crate is not
-//! implemented yet; it will learn $f(\mathbf{x}, \mathbf{v}) = n(\mathbf{x})\,
-//! p(\mathbf{v}\mid\mathbf{x})$ with normalizing flows, solve the steady-state
-//! collisionless Boltzmann equation
+//! distribution of an equilibrium tracer population: it learns
+//! $f(\mathbf{x}, \mathbf{v}) = n(\mathbf{x})\,p(\mathbf{v}\mid\mathbf{x})$
+//! with normalizing flows ([`PhaseSpaceFlow`]), solves
+//! the steady-state collisionless Boltzmann equation
 //! $\mathbf{v}\cdot\nabla_x f + \mathbf{a}\cdot\nabla_v f = 0$ for
-//! $\mathbf{a}(\mathbf{x})$ by least squares, and obtain the density from
-//! Gauss's law in kernel-smoothed form, using first derivatives only; with
-//! exact Hernquist and Plummer mocks for validation.
+//! $\mathbf{a}(\mathbf{x})$ by least squares and obtains the density from
+//! Gauss's law, using first derivatives only. Estimators see a model only
+//! through the [`PhaseSpaceModel`] trait.
+//!
+//! # Model
+//!
+//! **Change of variables.** A flow is an invertible map $z = T(x; c)$ from the
+//! data $x\in\mathbb R^D$ (given a context $c\in\mathbb R^C$) to a latent
+//! standard normal $z$, so that
+//! $$\ln p(x\mid c) = \ln\mathcal N(T(x;c);\,0, I) +
+//!   \ln\left|\det\frac{\partial T}{\partial x}\right|.$$
+//! $T$ is a composition of a whitening $u_j = (x_j-\mu_j)/\sigma_j$ (mean and
+//! standard deviation of the training data, stored in the model, contributing
+//! $-\sum_j\ln\sigma_j$) and $K$ autoregressive blocks; the log-determinants
+//! of a composition add up.
+//!
+//! **Masked autoregressive flow** (MAF). Block $k$ maps $h\mapsto z$ with
+//! $$z_i = (h_i - m_i)\,e^{-\alpha_i},\qquad
+//!   (m_i, \alpha_i) = \mathrm{MADE}_k(h_{<i}, c),$$
+//! where $h_{<i}$ are the components before $i$ in the block's ordering
+//! (orderings alternate between natural and reversed, which plays the role of
+//! the permutations between blocks). The MADE network is masked so that its
+//! outputs for component $i$ see only $h_{<i}$ and the context, so
+//! $\partial z/\partial h$ is triangular and
+//! $\ln|\det\partial z/\partial h| = -\sum_i\alpha_i$. The log-scale is
+//! soft-clamped, $\alpha = A\tanh(r/A)$, with $r$ the raw network output.
+//! Evaluating the density takes one network pass per block; sampling inverts
+//! $h_i = z_i e^{\alpha_i} + m_i$ one component at a time ($D$ passes per
+//! block).
+//!
+//! **Conditional flows.** The (whitened) context $c$ is appended to every
+//! MADE's input with degree 0: it is connected to every hidden unit and
+//! output, so $m$ and $\alpha$ may depend on it freely without breaking the
+//! triangular structure in $h$.
+//!
+//! **Gradients.** $\nabla_x\ln p$ and $\nabla_c\ln p$ are exact: the chain
+//! rule runs backwards through the blocks, with the MADE's vector–Jacobian
+//! products given by back-propagation
+//! ($\partial z_i/\partial h_i = e^{-\alpha_i}$,
+//! $\partial z_i/\partial m_i = -e^{-\alpha_i}$,
+//! $\partial z_i/\partial\alpha_i = -z_i$,
+//! $\partial(-\sum\alpha)/\partial\alpha_i = -1$). The same backward pass
+//! gives the parameter gradients of the negative log-likelihood used for
+//! training (Adam, minibatches, validation split, early stopping keeping the
+//! best epoch, learning-rate schedule).
+//!
+//! **Ensembles.** $K$ independently seeded flows are averaged in density,
+//! $\bar p = \frac1K\sum_k p_k$, so $\ln\bar p$ is the log-mean-exp of the
+//! members' log-densities and
+//! $\nabla\ln\bar p = \sum_k w_k\nabla\ln p_k$ with $w_k = p_k/\sum_j p_j$.
+//!
+//! **Phase space.** [`PhaseSpaceFlow`] models
+//! $\ln f = \ln n(\mathbf x) + \ln p(\mathbf v\mid\mathbf x)$ with an
+//! unconditional 3-D flow for $n$ and a 3-D flow for $\mathbf v$ with
+//! context $\mathbf x$, so
+//! $\nabla_x\ln f = \nabla_x\ln n + \nabla_c\ln p(\mathbf v\mid c)|_{c=\mathbf x}$
+//! and $\nabla_v\ln f = \nabla_v\ln p$. This factorisation is preferred to a
+//! single 6-D flow for $f$ because (i) the acceleration solver needs many
+//! velocities drawn from $p(\mathbf v\mid\mathbf x)$ at a fixed position,
+//! which the conditional flow gives exactly and cheaply (one inverse pass),
+//! whereas a joint flow would need MCMC or rejection sampling at fixed
+//! $\mathbf x$; (ii) the likelihood separates into a term for $n$ and a term
+//! for $p(\mathbf v\mid\mathbf x)$ with disjoint parameters, so the two flows
+//! can be trained, tuned and checked separately (and in parallel), each on a
+//! 3-D problem.
+//!
+//! Units: positions in kpc, velocities in km/s.
 //!
 //! # Dynamical estimators and mocks
 //! These modules work with any [`PhaseSpaceModel`] (a trained flow or an exact
@@ -39,21 +103,35 @@
 //!   ApJ 356, 359 (1990).
 //! - H. C. Plummer, *On the problem of distribution in globular star
 //!   clusters*, MNRAS 71, 460 (1911).
-//! - J. An, A. P. Naik, N. W. Evans, C. Burrage, MNRAS (2021),
-//!   arXiv:2106.05981: normalizing-flow distribution functions to
-//!   accelerations on Hernquist mocks (the HernquistFlows reference results).
 //! - H. White, *A heteroskedasticity-consistent covariance matrix estimator*,
 //!   Econometrica 48, 817 (1980) (the robust acceleration errors).
+//! - G. Papamakarios, T. Pavlakou, I. Murray, *Masked Autoregressive Flow for
+//!   Density Estimation*, NeurIPS 2017, arXiv:1705.07057.
+//! - M. Germain, K. Gregor, I. Murray, H. Larochelle, *MADE: Masked
+//!   Autoencoder for Distribution Estimation*, ICML 2015, arXiv:1502.03509.
 //! - M. R. Buckley, S. H. Lim, E. Putney, D. Shih, *Measuring the Local Dark
-//!   Matter Density in the Laboratory of the Milky Way*, MNRAS, arXiv:2205.01129.
+//!   Matter Density in the Laboratory of the Milky Way*, MNRAS (2023),
+//!   arXiv:2205.01129.
 //! - S. H. Lim, E. Putney, M. R. Buckley, D. Shih, *Mapping Dark Matter in the
-//!   Milky Way using Normalizing Flows and Gaia DR3*, arXiv:2305.13358.
+//!   Milky Way using Normalizing Flows and Gaia DR3*, 2023, arXiv:2305.13358.
+//! - Z. An, A. P. Naik, N. W. Evans, C. Burrage, *Charting galactic
+//!   accelerations: when and how to extract a unique potential from the
+//!   distribution function* (flows on Hernquist mocks, code HernquistFlows),
+//!   MNRAS (2021), arXiv:2106.05981.
+//! - D. P. Kingma, J. Ba, *Adam*, 2015, arXiv:1412.6980.
+//!
+//! # Features
+//! No optional features.
 #![warn(missing_docs)]
 
 pub mod accel;
+pub mod flow;
 pub mod gaia;
 pub mod gauss;
 pub mod mock;
 pub mod model;
+pub mod phase_space;
 
+pub use flow::{LnProbGrad, Maf, MafConfig, MafEnsemble, TrainOptions, TrainReport, Whitening};
 pub use model::{LnFGrad, PhaseSpaceModel, Result, Vec3, G_KPC_KM2_S2_MSUN};
+pub use phase_space::{FitOptions, PhaseSpaceEnsemble, PhaseSpaceFlow, PhaseSpaceReport};

@@ -7,6 +7,7 @@
 
 mod background;
 mod dwarfs;
+mod flows;
 mod subhalos;
 
 use darkprobe_core::progress::Progress;
@@ -65,7 +66,6 @@ impl DemoReport {
 /// The analyses and whether this version has their demo step yet.
 const PENDING: &[&str] = &[
     "gas-map regression (darkprobe-gasmap)",
-    "phase-space flows (darkprobe-flows)",
 ];
 
 /// Runs every available demo step, writing `out/report.md`; `quick` shrinks
@@ -80,6 +80,7 @@ pub fn run_demo(out: &Path, seed: u64, quick: bool, progress: &dyn Progress) -> 
         background::run(out, seed, quick, progress)?,
         dwarfs::run(out, seed, quick, progress)?,
         subhalos::run(out, seed, quick, progress)?,
+        flows::run(out, seed, quick, progress)?,
     ];
 
     let mut md = String::new();
