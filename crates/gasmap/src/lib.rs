@@ -14,6 +14,16 @@
 //! Learning and the Physical Sciences workshop.
 #![warn(missing_docs)]
 
+pub mod baseline;
+pub mod cube;
+#[cfg(feature = "fits")]
+pub mod fits;
+pub mod metrics;
 pub mod model;
+pub mod pipeline;
+pub mod preprocess;
+pub mod synth;
 
-pub use model::{Neighbourhood, Orientation, PlaneRegressor, Result};
+pub use baseline::LinearBaseline;
+pub use cube::{LinearAxis, LonRange, MapCube};
+pub use model::{Neighbourhood, Orientation, PlanePair, PlaneRegressor, Result};
