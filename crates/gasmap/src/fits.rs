@@ -328,7 +328,10 @@ mod tests {
         let e = read_cube(&wrong).unwrap_err();
         let msg = e.to_string();
         assert!(e.is_bad_input());
-        assert!(msg.contains("wrong.fits") && msg.contains("CTYPE1"), "{msg}");
+        assert!(
+            msg.contains("wrong.fits") && msg.contains("CTYPE1"),
+            "{msg}"
+        );
 
         // A 2-D image.
         let flat = dir.join("flat.fits");

@@ -162,7 +162,10 @@ pub fn predict_cube(model: &dyn PlaneRegressor, source: &MapCube) -> Result<MapC
         let plane = model.predict_plane(v, source.data().index_axis(Axis(0), v))?;
         if plane.dim() != (nr, nc) {
             return Err(Error::shape(
-                format!("prediction of model '{}' for velocity bin {v}", model.name()),
+                format!(
+                    "prediction of model '{}' for velocity bin {v}",
+                    model.name()
+                ),
                 format!("{:?}", (nr, nc)),
                 format!("{:?}", plane.dim()),
             ));
@@ -262,7 +265,9 @@ mod tests {
         pred.check_same_grid(set.source(), "test").unwrap();
         assert_eq!(pred.vel_axis(), set.source().vel_axis());
         // Plane-by-plane equal to the model's own prediction.
-        let direct = model.predict_plane(1, set.source().plane(1).unwrap()).unwrap();
+        let direct = model
+            .predict_plane(1, set.source().plane(1).unwrap())
+            .unwrap();
         assert_eq!(pred.plane(1).unwrap(), direct.view());
         let only_bin0 = LinearBaseline::fit(&pairs[..1]).unwrap();
         assert!(predict_cube(&only_bin0, set.source()).is_err());

@@ -304,7 +304,8 @@ mod tests {
         let mut rng = darkprobe_core::rng::rng_from_seed(2);
         let sigma = 0.3;
         let plane = Array2::from_shape_fn((60, 200), |(r, c)| {
-            5.0 + (c as f64 / 40.0).sin() + (r as f64 / 30.0).cos()
+            5.0 + (c as f64 / 40.0).sin()
+                + (r as f64 / 30.0).cos()
                 + sigma * rng.sample::<f64, _>(StandardNormal)
         });
         let est = estimate_noise_sigma(plane.view());
@@ -318,7 +319,11 @@ mod tests {
         let inner = s.slice(ndarray::s![5..55, 5..195]);
         let rms = (inner.iter().map(|x| x * x).sum::<f64>() / inner.len() as f64).sqrt();
         let f = smoothing_noise_factor(1.0);
-        assert_relative_eq!(f, 1.0 / (2.0 * std::f64::consts::PI.sqrt()), max_relative = 0.01);
+        assert_relative_eq!(
+            f,
+            1.0 / (2.0 * std::f64::consts::PI.sqrt()),
+            max_relative = 0.01
+        );
         assert_relative_eq!(rms, f, max_relative = 0.06);
     }
 

@@ -616,7 +616,10 @@ pub fn generate(params: &SynthParams, seed: u64) -> Result<SynthCubes> {
     let mut obs13 = Array3::zeros((nv, nr, nc));
     for (v, f) in fields.into_iter().enumerate() {
         let f = f?;
-        truth.column_h2_cm2.index_axis_mut(Axis(0), v).assign(&f.n_h2);
+        truth
+            .column_h2_cm2
+            .index_axis_mut(Axis(0), v)
+            .assign(&f.n_h2);
         truth.tex_k.index_axis_mut(Axis(0), v).assign(&f.tex);
         truth.tau13.index_axis_mut(Axis(0), v).assign(&f.tau13);
         truth.tau12.index_axis_mut(Axis(0), v).assign(&f.tau12);
@@ -683,11 +686,7 @@ mod tests {
         // (rigid-rotor Q = kT/hB + 1/3) agrees with the exact sum to a few per cent.
         for tex in [8.0_f64, 10.0, 15.0, 20.0, 40.0] {
             let textbook = 2.42e14 * (tex + 0.88) / (1.0 - (-5.29 / tex).exp());
-            assert_relative_eq!(
-                lte_column_per_tau_km_s(tex),
-                textbook,
-                max_relative = 0.05
-            );
+            assert_relative_eq!(lte_column_per_tau_km_s(tex), textbook, max_relative = 0.05);
         }
         // Partition function: high-temperature limit kT/hB + 1/3.
         let hb = 0.5 * t0_k(NU_13CO_GHZ);
@@ -797,8 +796,18 @@ mod tests {
         // Stripes: exactly zero in both cubes.
         assert_eq!(s.stripe_columns.len(), 10);
         for &c in &s.stripe_columns {
-            assert!(s.co12.data().index_axis(Axis(2), c).iter().all(|&x| x == 0.0));
-            assert!(s.co13.data().index_axis(Axis(2), c).iter().all(|&x| x == 0.0));
+            assert!(s
+                .co12
+                .data()
+                .index_axis(Axis(2), c)
+                .iter()
+                .all(|&x| x == 0.0));
+            assert!(s
+                .co13
+                .data()
+                .index_axis(Axis(2), c)
+                .iter()
+                .all(|&x| x == 0.0));
         }
         // Noise: residual of 13CO about the truth off the stripes has the set rms.
         let mut res = Vec::new();
