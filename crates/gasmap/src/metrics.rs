@@ -56,7 +56,7 @@ pub fn scaled_abs_error(pred: &[f64], truth: &[f64]) -> f64 {
 
 fn scaled_abs_error_with_max(pred: &[f64], truth: &[f64], max_t: f64) -> f64 {
     let n = pred.len().min(truth.len());
-    if n == 0 || !(max_t > 0.0) {
+    if n == 0 || max_t.is_nan() || max_t <= 0.0 {
         return f64::NAN;
     }
     let s: f64 = pred.iter().zip(truth).map(|(f, t)| (f - t).abs()).sum();
@@ -354,7 +354,7 @@ pub fn error_vs_distance(
             .copied()
             .filter(|x| x.is_finite())
             .fold(f64::NEG_INFINITY, f64::max);
-        if !(max_t > 0.0) {
+        if max_t.is_nan() || max_t <= 0.0 {
             continue;
         }
         for ((r, c), &tv) in t.indexed_iter() {

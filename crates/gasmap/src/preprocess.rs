@@ -61,7 +61,7 @@ pub fn gaussian_filter(plane: ArrayView2<'_, f64>, sigma_px: f64) -> Result<Arra
         return Err(Error::invalid_param(
             format!("pixel ({r}, {c})"),
             x,
-            "finite (blank pixels are zeroed by preprocess_cube)",
+            "finite (blank pixels are zeroed by Preprocess::apply)",
         ));
     }
     if sigma_px == 0.0 {
@@ -137,7 +137,7 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// Options of [`preprocess_cube`] (the paper's: $\sigma = 1$ pixel, $3\sigma$
+/// Options of the preprocessing ([`Preprocess::apply`]) (the paper's: $\sigma = 1$ pixel, $3\sigma$
 /// threshold).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {

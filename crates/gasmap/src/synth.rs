@@ -22,7 +22,7 @@
 //!    $J = 1 \to 0$ line (Mangum & Shirley 2015, arXiv:1501.01703, eq. 30 with
 //!    $g_u = 3$, $E_u = h\nu$):
 //!    $$ N_{13} = \frac{8\pi\nu^3}{c^3 A_{10}}\,\frac{Q(T_{\mathrm{ex}})}{3}\,
-//!       \frac{1}{1 - e^{-h\nu/kT_{\mathrm{ex}}}}\,\tau_{13}\,\Delta v ,$$
+//!    \frac{1}{1 - e^{-h\nu/kT_{\mathrm{ex}}}}\,\tau_{13}\,\Delta v ,$$
 //!    where $Q = \sum_J (2J+1) e^{-J(J+1)hB/kT}$ with $B = \nu/2$,
 //!    $A_{10} = 6.294\times10^{-8}\,\mathrm{s^{-1}}$ (LAMDA, Schöier et al.
 //!    2005), and $\Delta v$ is the width of the velocity bin: the gas of a bin is
@@ -635,9 +635,9 @@ pub fn generate(params: &SynthParams, seed: u64) -> Result<SynthCubes> {
     while n_zeroed < target {
         let start = rng.random_range(0..nc);
         let width = rng.random_range(1..=3usize);
-        for c in start..(start + width).min(nc) {
-            if !zeroed[c] && n_zeroed < target {
-                zeroed[c] = true;
+        for z in zeroed.iter_mut().take((start + width).min(nc)).skip(start) {
+            if !*z && n_zeroed < target {
+                *z = true;
                 n_zeroed += 1;
             }
         }
