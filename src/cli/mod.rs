@@ -7,6 +7,7 @@
 pub mod data;
 pub mod demo;
 pub mod dwarfs;
+pub mod gasmap;
 pub mod progress;
 
 use clap::{Args, Parser, Subcommand};
@@ -44,7 +45,7 @@ pub enum Command {
     /// Dark-matter subhalos among unassociated Fermi-LAT sources (Amerio+ 2025).
     Subhalos(PlannedArgs),
     /// 13CO gas maps from 12CO by Gaussian processes and a patch network (Shmakov+ 2020).
-    Gasmap(PlannedArgs),
+    Gasmap(gasmap::GasmapArgs),
     /// Dark matter from stellar phase space with normalizing flows (Buckley+ 2022, Lim+ 2023).
     Flows(PlannedArgs),
     /// Find, fetch and verify the public datasets the analyses use.
@@ -154,7 +155,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Dwarfs(args) => dwarfs::run(args),
         Command::Subhalos(_) => planned("subhalos", "the darkprobe-subhalos issue"),
-        Command::Gasmap(_) => planned("gasmap", "the darkprobe-gasmap issue"),
+        Command::Gasmap(args) => gasmap::run(args),
         Command::Flows(_) => planned("flows", "the darkprobe-flows issue"),
         Command::Data(args) => data::run(args, cli.quiet),
     }
