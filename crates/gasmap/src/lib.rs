@@ -15,5 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod net;
 
-pub use model::{Neighbourhood, Orientation, PlaneRegressor, Result};
+pub use model::{Neighbourhood, Orientation, PlanePair, PlaneRegressor, Result};
+pub use net::{NetLayout, NetLoss, NetOptions, PatchNet};

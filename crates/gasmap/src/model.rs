@@ -208,3 +208,19 @@ pub trait PlaneRegressor: Send + Sync {
         source: ArrayView2<'_, f64>,
     ) -> Result<Array2<f64>>;
 }
+
+/// One training plane: the ¹²CO `source` and ¹³CO `target` planes of one
+/// velocity bin, and the mask of pixels whose targets may be used for
+/// training (`true` = usable). The full source plane is always given, so
+/// neighbourhoods of pixels near the edge of the mask read real ¹²CO values.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanePair<'a> {
+    /// Velocity bin of both planes.
+    pub velocity_bin: usize,
+    /// ¹²CO plane, `[i_lat, i_lon]`.
+    pub source: ArrayView2<'a, f64>,
+    /// ¹³CO plane, same shape.
+    pub target: ArrayView2<'a, f64>,
+    /// Pixels usable for training, same shape.
+    pub train_mask: ArrayView2<'a, bool>,
+}
