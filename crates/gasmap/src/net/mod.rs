@@ -30,12 +30,13 @@
 //! [`NetLayout::PerBin`] trains an independent network for every velocity
 //! bin, as the Gaussian process of the paper is fitted per bin. The
 //! ¹³CO/¹²CO relation changes with velocity (different clouds, distances and
-//! opacities), each bin has its own brightness scale, and a bin of the
-//! survey still holds some ten thousand training pixels per image, plenty
-//! for a 20-thousand-parameter network. On 2 cores the cost is the same as
-//! for a shared network: an epoch over all bins processes the same number of
-//! samples either way (about a million per second at batch 8192), and small
-//! bins simply finish sooner. [`NetLayout::Shared`] trains one network on all
+//! opacities) and each bin has its own brightness scale; a bin pools the
+//! training pixels of all 50 one-degree images (thousands of pixels each),
+//! far more samples than the network's 19 396 parameters. On 2 cores the
+//! cost is the same as for a shared network: an epoch over all bins
+//! processes the same number of samples either way (see the `gasmap_net`
+//! bench for the rate), and bins with little emission simply stop earlier.
+//! [`NetLayout::Shared`] trains one network on all
 //! bins with the bin as a one-hot input (17 extra inputs for the survey's
 //! 17 bins, one scale pair for all bins); it pools data across bins, which
 //! helps when individual bins are small.
@@ -48,6 +49,24 @@
 //! not depend on which other bins are trained), and darkprobe-nn's kernels
 //! are bit-identical for any number of threads: a fit gives the same model
 //! on 1 or 2 threads.
+//!
+//! # Speed
+//!
+//! `cargo bench --bench gasmap_net` (release, `f32`, batch 8192, one epoch
+//! of 65 536 samples), measured while the 2-core machine was heavily shared
+//! (load average 9–13; darkprobe-nn's plain 49-128-64-64-1 MLP bench ran at
+//! 0.30 M samples/s in the same minutes, against 0.84 M when quiet):
+//!
+//! | threads | network epoch only | `PatchNet::fit`, 1 epoch, 256 × 256 plane |
+//! | --- | --- | --- |
+//! | 1 | 39 k samples/s (1.67 s) | 49 k samples/s (1.34 s) |
+//! | 2 | 44 k samples/s (1.47 s) | 48 k samples/s (1.37 s) |
+//!
+//! The patch network is several times slower per sample than the plain MLP
+//! of the same widths: a profile shows the matrix products at about 10 % of
+//! the time, darkprobe-nn's batch-norm column passes at about 45 % and the
+//! PReLU backward pass (shared-slope accumulation, per-element index
+//! modulo) at about 23 %. These are the places to optimise in darkprobe-nn.
 //!
 //! # Reference
 //! A. Shmakov, C. Karwin, M. Tavakoli, S. Murgia, P. Baldi, *Deep Learning to
@@ -288,10 +307,33 @@ pub struct BinNetwork {
 /// assert!(net.predict_plane(5, src.view()).is_err()); // bin not trained
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PatchNetFields")]
 pub struct PatchNet {
     name: String,
     options: NetOptions,
     members: Vec<BinNetwork>,
+}
+
+/// The serialised fields of a [`PatchNet`], checked on deserialisation
+/// (also when the model is read as part of a larger document).
+#[derive(Deserialize)]
+struct PatchNetFields {
+    name: String,
+    options: NetOptions,
+    members: Vec<BinNetwork>,
+}
+
+impl TryFrom<PatchNetFields> for PatchNet {
+    type Error = Error;
+    fn try_from(f: PatchNetFields) -> Result<Self> {
+        let net = PatchNet {
+            name: f.name,
+            options: f.options,
+            members: f.members,
+        };
+        net.validate()?;
+        Ok(net)
+    }
 }
 
 /// The training samples of one network, scaled.
@@ -472,43 +514,55 @@ impl PatchNet {
                 format!("not a patch-network model: {e}"),
             )
         })?;
-        net.validate(source)?;
         Ok(net)
     }
 
-    fn validate(&self, source: &str) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         self.options.check()?;
         if self.name != self.options.loss.model_name() {
             return Err(Error::invalid_param(
-                format!("model name in {source}"),
+                "patch-network model name",
                 &self.name,
                 format!("\"{}\" for its loss", self.options.loss.model_name()),
             ));
         }
         if self.members.is_empty() {
             return Err(Error::empty(
-                format!("networks of the model in {source}"),
+                "networks of the patch-network model",
                 "a fitted model holds at least one network",
             ));
         }
         let n_features = self.options.patch * self.options.patch;
         for m in &self.members {
-            let want = n_features + if m.one_hot { m.bins.len() } else { 0 };
+            let want = m.n_inputs(n_features);
+            if m.bins.is_empty() {
+                return Err(Error::empty(
+                    "velocity bins of a patch network",
+                    "each network serves at least one bin",
+                ));
+            }
             if m.network.input_dim != want {
                 return Err(Error::shape(
-                    format!("network inputs of bins {:?} in {source}", m.bins),
+                    format!("network inputs of bins {:?}", m.bins),
                     want,
                     m.network.input_dim,
                 ));
             }
             if !(m.input_scale > 0.0 && m.target_scale > 0.0) {
                 return Err(Error::invalid_param(
-                    format!("scales of bins {:?} in {source}", m.bins),
+                    format!("scales of bins {:?}", m.bins),
                     format!("{} / {}", m.input_scale, m.target_scale),
                     "both > 0",
                 ));
             }
-            m.network.build_network()?;
+            let net = m.network.build_network()?;
+            if net.output_dim() != 1 {
+                return Err(Error::shape(
+                    format!("network outputs of bins {:?}", m.bins),
+                    1,
+                    net.output_dim(),
+                ));
+            }
         }
         Ok(())
     }
@@ -826,7 +880,6 @@ impl PlaneRegressor for PatchNet {
         } else {
             None
         };
-        debug_assert_eq!(m.n_inputs(hood.n_features()), m.network.input_dim);
         let mut net = m.network.build_network()?;
         let mut out = Array2::zeros((nr, nc));
         let pixels = all_pixels(nr, nc);

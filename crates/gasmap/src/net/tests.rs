@@ -481,6 +481,20 @@ fn bad_input_gives_clear_errors() {
         .unwrap()
         .replace("\"net-wmae\"", "\"net-poisson\"");
     assert!(PatchNet::from_json(&text, "edited.json").is_err());
+    // ... also when read by serde as part of a larger document (the CLI's
+    // tagged model enum).
+    let e = serde_json::from_str::<PatchNet>(&text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("net-poisson"), "{e}");
+    let text = net
+        .to_json()
+        .unwrap()
+        .replace("\"input_scale\":", "\"input_scale\":-");
+    let e = PatchNet::from_json(&text, "edited.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("edited.json") && e.contains("scales"), "{e}");
 }
 
 #[test]
