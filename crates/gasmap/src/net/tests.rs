@@ -507,3 +507,30 @@ fn quantile_scale_is_robust_and_never_zero() {
     assert_eq!(quantile_abs(&[0.0, 0.0], 0.99), 1.0);
     assert_eq!(quantile_abs(&[], 0.99), 1.0);
 }
+
+#[test]
+fn the_weight_schedule_enters_training() {
+    // sigma = 0 is the plain MAE; sigma = 30 weights bright pixels up to
+    // twice as much early on, which must change the fitted network.
+    let planes = Planes::new(1, 14, 81);
+    let pairs = planes.pairs(|_| 0);
+    let fit = |sigma: f64| {
+        let o = NetOptions {
+            loss: NetLoss::Wmae { sigma },
+            ..base_small()
+        };
+        PatchNet::fit(&pairs, &o, 5, &NoProgress).unwrap()
+    };
+    let plain = fit(0.0);
+    let weighted = fit(30.0);
+    assert_ne!(plain.networks()[0].network, weighted.networks()[0].network);
+    // The scheduled training losses differ, the validation MAE is
+    // unweighted in both; the first-epoch validation losses are measured
+    // after one epoch of different updates.
+    let (hp, hw) = (
+        &plain.networks()[0].summary.history,
+        &weighted.networks()[0].summary.history,
+    );
+    assert_ne!(hp[0].train_loss, hw[0].train_loss);
+    assert!(hp[0].val_loss.is_some() && hw[0].val_loss.is_some());
+}
