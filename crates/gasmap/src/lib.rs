@@ -11,6 +11,7 @@
 //! | [`preprocess`] | Gaussian smoothing, noise threshold, training features |
 //! | [`model`] | plane conventions, neighbourhoods, [`PlaneRegressor`], [`PlanePair`] |
 //! | [`baseline`] | [`LinearBaseline`], the per-bin straight line to beat |
+//! | [`net`] | [`PatchNet`], the paper's patch network (WMAE or Poisson loss) |
 //! | [`pipeline`] | training pairs, whole-cube prediction, evaluation |
 //! | [`metrics`] | correlation, scaled absolute and hot-spot errors, comparison tables |
 //!
@@ -63,6 +64,7 @@ pub mod cube;
 pub mod fits;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod pipeline;
 pub mod preprocess;
 pub mod synth;
@@ -70,3 +72,4 @@ pub mod synth;
 pub use baseline::LinearBaseline;
 pub use cube::{LinearAxis, LonRange, MapCube};
 pub use model::{Neighbourhood, Orientation, PlanePair, PlaneRegressor, Result};
+pub use net::{NetLayout, NetLoss, NetOptions, PatchNet};
