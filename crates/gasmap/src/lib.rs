@@ -14,6 +14,7 @@
 //! Learning and the Physical Sciences workshop.
 #![warn(missing_docs)]
 
+pub mod gp;
 pub mod model;
 
-pub use model::{Neighbourhood, Orientation, PlaneRegressor, Result};
+pub use model::{Neighbourhood, Orientation, PlanePair, PlaneRegressor, Result};

@@ -208,3 +208,18 @@ pub trait PlaneRegressor: Send + Sync {
         source: ArrayView2<'_, f64>,
     ) -> Result<Array2<f64>>;
 }
+
+/// One training plane: the ¹²CO `source` and ¹³CO `target` planes of velocity
+/// bin `velocity_bin`, with `train_mask` marking the pixels usable for
+/// training. The whole source plane is given so that neighbourhoods of pixels
+/// near the edge of the mask read real ¹²CO values.
+pub struct PlanePair<'a> {
+    /// Velocity bin of the planes.
+    pub velocity_bin: usize,
+    /// ¹²CO plane, `[i_lat, i_lon]`.
+    pub source: ArrayView2<'a, f64>,
+    /// ¹³CO plane, same shape as `source`.
+    pub target: ArrayView2<'a, f64>,
+    /// `true` where a pixel may be used for training, same shape as `source`.
+    pub train_mask: ArrayView2<'a, bool>,
+}
