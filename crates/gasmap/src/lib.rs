@@ -11,6 +11,7 @@
 //! | [`preprocess`] | Gaussian smoothing, noise threshold, training features |
 //! | [`model`] | plane conventions, neighbourhoods, [`PlaneRegressor`], [`PlanePair`] |
 //! | [`baseline`] | [`LinearBaseline`], the per-bin straight line to beat |
+//! | [`gp`] | [`StripGp`]: exact and inducing-point (VFE) Gaussian-process regression on strips |
 //! | [`net`] | [`PatchNet`], the paper's patch network (WMAE or Poisson loss) |
 //! | [`pipeline`] | training pairs, whole-cube prediction, evaluation |
 //! | [`metrics`] | correlation, scaled absolute and hot-spot errors, comparison tables |
@@ -62,6 +63,7 @@ pub mod baseline;
 pub mod cube;
 #[cfg(feature = "fits")]
 pub mod fits;
+pub mod gp;
 pub mod metrics;
 pub mod model;
 pub mod net;
@@ -71,5 +73,6 @@ pub mod synth;
 
 pub use baseline::LinearBaseline;
 pub use cube::{LinearAxis, LonRange, MapCube};
+pub use gp::StripGp;
 pub use model::{Neighbourhood, Orientation, PlanePair, PlaneRegressor, Result};
 pub use net::{NetLayout, NetLoss, NetOptions, PatchNet};
