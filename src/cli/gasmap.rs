@@ -10,13 +10,17 @@ use super::{CliError, EXIT_OK};
 use crate::plot::HeatMap;
 use clap::{Args, Subcommand, ValueEnum};
 use darkprobe_core::error::Location;
+use darkprobe_core::progress::NoProgress;
 use darkprobe_core::Error;
 use darkprobe_gasmap::fits::{read_cube, write_cube};
+use darkprobe_gasmap::gp::{InducingParams, StripGp, StripGpParams, StripMethod};
 use darkprobe_gasmap::metrics::{error_vs_distance, lon_profile, write_plane_csv, ComparisonTable};
 use darkprobe_gasmap::pipeline::{evaluate, predict_cube, training_pairs, TrainingOptions};
 use darkprobe_gasmap::preprocess::Preprocess;
 use darkprobe_gasmap::synth::{generate, SynthParams};
-use darkprobe_gasmap::{LinearBaseline, LonRange, PlaneRegressor};
+use darkprobe_gasmap::{
+    LinearBaseline, LonRange, NetLayout, NetLoss, NetOptions, PatchNet, PlaneRegressor,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -98,12 +102,18 @@ pub enum ModelKind {
 }
 
 /// A trained model, tagged by kind in the JSON file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum GasModel {
     /// The per-bin linear baseline.
     Linear(LinearBaseline),
+    /// The strip Gaussian process.
+    Gp(StripGp),
+    /// The patch network trained with the weighted mean absolute error.
+    NetWmae(PatchNet),
+    /// The patch network trained with the Poisson likelihood.
+    NetPoisson(PatchNet),
 }
 
 impl GasModel {
@@ -111,13 +121,15 @@ impl GasModel {
     pub fn regressor(&self) -> &dyn PlaneRegressor {
         match self {
             GasModel::Linear(m) => m,
+            GasModel::Gp(m) => m,
+            GasModel::NetWmae(m) | GasModel::NetPoisson(m) => m,
         }
     }
 }
 
 /// A model file: the model with the preprocessing and training region it was
 /// trained with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelFile {
     /// Always [`MODEL_FORMAT`].
     pub format: String,
@@ -180,6 +192,118 @@ pub struct TrainArgs {
     /// Preprocessing.
     #[command(flatten)]
     pub preprocess: PreprocessArgs,
+    /// Gaussian-process settings (`--model gp`).
+    #[command(flatten)]
+    pub gp: GpArgs,
+    /// Patch-network settings (`--model net-wmae|net-poisson`).
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// Settings of `--model gp`.
+#[derive(Debug, Clone, Args)]
+pub struct GpArgs {
+    /// GP: training pixels per velocity bin (seeded subsample; the paper uses 7840).
+    #[arg(long, default_value_t = 800)]
+    pub gp_pixels: usize,
+    /// GP: strip length in pixels (odd).
+    #[arg(long, default_value_t = 9)]
+    pub gp_strip: usize,
+    /// GP: extra random starts of the hyperparameter optimiser.
+    #[arg(long, default_value_t = 1)]
+    pub gp_restarts: usize,
+    /// GP: use this many inducing points (VFE) on all --gp-pixels pixels, with
+    /// hyperparameters from an exact fit on --gp-hyper-pixels of them.
+    #[arg(long)]
+    pub gp_inducing: Option<usize>,
+    /// GP: pixels of the exact hyperparameter fit when --gp-inducing is set.
+    #[arg(long, default_value_t = 500)]
+    pub gp_hyper_pixels: usize,
+}
+
+impl GpArgs {
+    fn params(&self, seed: u64) -> StripGpParams {
+        let mut p = StripGpParams {
+            strip_len: self.gp_strip,
+            max_train_pixels: self.gp_pixels,
+            seed,
+            ..StripGpParams::default()
+        };
+        p.gp.n_restarts = self.gp_restarts;
+        if let Some(m) = self.gp_inducing {
+            p.method = StripMethod::Inducing {
+                n_hyper: self.gp_hyper_pixels,
+                inducing: InducingParams {
+                    n_inducing: m,
+                    ..InducingParams::default()
+                },
+            };
+        }
+        p
+    }
+}
+
+/// One network per velocity bin or one shared network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// One network per velocity bin.
+    PerBin,
+    /// One network for all bins (bin as one-hot input).
+    Shared,
+}
+
+/// Settings of `--model net-wmae|net-poisson`.
+#[derive(Debug, Clone, Args)]
+pub struct NetArgs {
+    /// Net: maximum number of epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Net: samples per optimiser step.
+    #[arg(long, default_value_t = 512)]
+    pub batch: usize,
+    /// Net: strength of the WMAE weight schedule in [0, 30] (0: plain MAE).
+    #[arg(long, default_value_t = 30.0)]
+    pub sigma: f64,
+    /// Net: one network per velocity bin or one shared network.
+    #[arg(long, value_enum, default_value_t = LayoutArg::PerBin)]
+    pub layout: LayoutArg,
+    /// Net: number of patch filters (the paper: 128).
+    #[arg(long, default_value_t = 32)]
+    pub filters: usize,
+    /// Net: patch side in pixels (odd).
+    #[arg(long, default_value_t = 7)]
+    pub patch: usize,
+    /// Net: LAMB learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    pub learning_rate: f64,
+    /// Net: stop after this many epochs without validation improvement
+    /// [default: run all epochs].
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Net: worker threads (0: all cores); results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl NetArgs {
+    fn options(&self, loss: NetLoss) -> NetOptions {
+        let mut o = NetOptions {
+            loss,
+            patch: self.patch,
+            layout: match self.layout {
+                LayoutArg::PerBin => NetLayout::PerBin,
+                LayoutArg::Shared => NetLayout::Shared,
+            },
+            learning_rate: self.learning_rate,
+            batch_size: self.batch,
+            epochs: self.epochs,
+            threads: self.threads,
+            patience: self.patience,
+            ..NetOptions::default()
+        };
+        o.architecture.filters = self.filters;
+        o
+    }
 }
 
 /// Arguments of `darkprobe gasmap predict`.
@@ -277,25 +401,37 @@ fn synth(a: SynthArgs) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
-fn not_yet_built(kind: ModelKind) -> CliError {
-    let name = match kind {
-        ModelKind::Linear => "linear",
-        ModelKind::Gp => "gp",
-        ModelKind::NetWmae => "net-wmae",
-        ModelKind::NetPoisson => "net-poisson",
-    };
-    CliError::bad_input(anyhow::anyhow!(
-        "--model {name} is not yet built into darkprobe {}; use --model linear",
-        env!("CARGO_PKG_VERSION")
-    ))
-}
-
 fn train(a: TrainArgs) -> Result<u8, CliError> {
     // Validate everything before any work.
     let train_lon = LonRange::parse(&a.train_lon)?;
     let preprocess = a.preprocess.get()?;
-    if let ModelKind::Gp | ModelKind::NetWmae | ModelKind::NetPoisson = a.model {
-        return Err(not_yet_built(a.model));
+    let gp_params = a.gp.params(a.seed);
+    let net_loss = match a.model {
+        ModelKind::NetPoisson => NetLoss::Poisson,
+        _ => NetLoss::Wmae { sigma: a.net.sigma },
+    };
+    let net_options = a.net.options(net_loss);
+    match a.model {
+        ModelKind::Gp => {
+            if a.gp.gp_strip == 0 || a.gp.gp_strip.is_multiple_of(2) {
+                return Err(Error::invalid_param(
+                    "--gp-strip",
+                    a.gp.gp_strip,
+                    "an odd number >= 1",
+                )
+                .into());
+            }
+            if a.gp.gp_pixels == 0 {
+                return Err(Error::invalid_param("--gp-pixels", 0, ">= 1").into());
+            }
+            if a.gp.gp_inducing == Some(0) || a.gp.gp_hyper_pixels == 0 {
+                return Err(
+                    Error::invalid_param("--gp-inducing / --gp-hyper-pixels", 0, ">= 1").into(),
+                );
+            }
+        }
+        ModelKind::NetWmae | ModelKind::NetPoisson => net_options.check()?,
+        ModelKind::Linear => {}
     }
     let co = read_cube(&a.co)?;
     let target = read_cube(&a.target)?;
@@ -308,7 +444,13 @@ fn train(a: TrainArgs) -> Result<u8, CliError> {
     let pairs = set.pairs();
     let model = match a.model {
         ModelKind::Linear => GasModel::Linear(LinearBaseline::fit(&pairs)?),
-        other => return Err(not_yet_built(other)),
+        ModelKind::Gp => GasModel::Gp(StripGp::fit(&pairs, &gp_params)?),
+        ModelKind::NetWmae => {
+            GasModel::NetWmae(PatchNet::fit(&pairs, &net_options, a.seed, &NoProgress)?)
+        }
+        ModelKind::NetPoisson => {
+            GasModel::NetPoisson(PatchNet::fit(&pairs, &net_options, a.seed, &NoProgress)?)
+        }
     };
     let file = ModelFile {
         format: MODEL_FORMAT.into(),

@@ -7,6 +7,7 @@
 
 mod background;
 mod dwarfs;
+mod gasmap;
 
 use darkprobe_core::progress::Progress;
 use darkprobe_core::{Error, Result};
@@ -64,7 +65,6 @@ impl DemoReport {
 /// The analyses and whether this version has their demo step yet.
 const PENDING: &[&str] = &[
     "subhalos among unassociated sources (darkprobe-subhalos: the astrophysical mixture fit exists as a library; its CLI, dark-matter component and demo step do not yet)",
-    "gas-map regression (darkprobe-gasmap)",
     "phase-space flows (darkprobe-flows)",
 ];
 
@@ -79,6 +79,7 @@ pub fn run_demo(out: &Path, seed: u64, quick: bool, progress: &dyn Progress) -> 
     let steps: Vec<StepOutcome> = vec![
         background::run(out, seed, quick, progress)?,
         dwarfs::run(out, seed, quick, progress)?,
+        gasmap::run(out, seed, quick, progress)?,
     ];
 
     let mut md = String::new();
