@@ -37,8 +37,9 @@ fn synthetic(n: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
         for j in 0..D {
             let t = j as f64 - 4.0;
             let noise: f64 = rng.sample(StandardNormal);
-            x[[i, j]] = (level * (-(t * t) / (2.0 * width * width)).exp() + slope * t + 0.05 * noise)
-                .max(0.0);
+            x[[i, j]] =
+                (level * (-(t * t) / (2.0 * width * width)).exp() + slope * t + 0.05 * noise)
+                    .max(0.0);
         }
         let centre = x[[i, 4]];
         let mean: f64 = x.row(i).sum() / D as f64;
@@ -93,9 +94,7 @@ fn bench_linear_algebra(c: &mut Criterion) {
             .collect();
         g.throughput(Throughput::Elements((n * n * n / 3) as u64));
         g.bench_with_input(BenchmarkId::new("cholesky_flop", n), &n, |b, &n| {
-            b.iter(|| {
-                Llt::new(MatRef::from_column_major_slice(&gram, n, n), Side::Lower).unwrap()
-            })
+            b.iter(|| Llt::new(MatRef::from_column_major_slice(&gram, n, n), Side::Lower).unwrap())
         });
         g.throughput(Throughput::Elements(1));
         g.bench_with_input(BenchmarkId::new("lml_and_gradient", n), &n, |b, _| {
