@@ -12,6 +12,12 @@
 //! factors $K_{mm} = L L^T$ and $I + A A^T = L_B L_B^T$ with
 //! $A = L^{-1}K_{mn}/\sigma$. Cost $O(n m^2)$ instead of $O(n^3)$.
 //!
+//! Accuracy against the exact GP (test `inducing_approximation_converges_to_exact`:
+//! n = 150 points drawn from a 2-D Matérn prior, A = 1, l = 0.8, ν₂ = 0.05,
+//! 50 query points, k-means++ selection): mean |μ_sparse − μ_exact| = 0.48,
+//! 0.17 and 5e-15 for m = 8, 40 and 150, and ln p(y) − F = 1414, 197 and
+//! 1e-11 (random subsets: 0.35, 0.13, 5e-15 and 1303, 279, 1e-11).
+//!
 //! The hyperparameters are not optimised here: they are taken from an exact
 //! fit (typically on a subsample), see [`SparseGp::fit`].
 
