@@ -360,6 +360,247 @@ impl LinePlot {
     }
 }
 
+/// Colour of `t` in [0, 1] on a perceptually ordered dark-blue → yellow scale
+/// (five anchors of the viridis map, linearly interpolated).
+fn colour_scale(t: f64) -> RGBColor {
+    const ANCHORS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (ANCHORS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(ANCHORS.len() - 2);
+    let f = x - i as f64;
+    let (a, b) = (ANCHORS[i], ANCHORS[i + 1]);
+    let mix = |p: f64, q: f64| (p + f * (q - p)).round().clamp(0.0, 255.0) as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Cell edges from cell centres: midpoints, with the end cells as wide as
+/// their neighbours (unit width for a single cell).
+fn edges_from_centres(c: &[f64]) -> Vec<f64> {
+    match c.len() {
+        0 => Vec::new(),
+        1 => vec![c[0] - 0.5, c[0] + 0.5],
+        n => {
+            let mut e = Vec::with_capacity(n + 1);
+            e.push(c[0] - 0.5 * (c[1] - c[0]));
+            for w in c.windows(2) {
+                e.push(0.5 * (w[0] + w[1]));
+            }
+            e.push(c[n - 1] + 0.5 * (c[n - 1] - c[n - 2]));
+            e
+        }
+    }
+}
+
+/// A heat map of values on a grid of cells (e.g. a metric over velocity bin
+/// × longitude), with a colour bar. Non-finite cells are drawn light grey.
+///
+/// ```no_run
+/// use darkprobe::plot::HeatMap;
+/// HeatMap::new("Scaled absolute error", "longitude [deg]", "velocity bin", "error")
+///     .cells(vec![345.0, 347.0, 349.0], vec![0.0, 1.0], vec![vec![0.1, 0.2, 0.3], vec![0.0, 0.5, f64::NAN]])
+///     .save("heat.png")
+///     .unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct HeatMap {
+    title: String,
+    x_label: String,
+    y_label: String,
+    value_label: String,
+    x_centres: Vec<f64>,
+    y_centres: Vec<f64>,
+    values: Vec<Vec<f64>>,
+    size: (u32, u32),
+}
+
+impl HeatMap {
+    /// An empty heat map with a title, axis labels and the colour-bar label.
+    pub fn new(title: &str, x_label: &str, y_label: &str, value_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            value_label: value_label.into(),
+            x_centres: Vec::new(),
+            y_centres: Vec::new(),
+            values: Vec::new(),
+            size: (1000, 560),
+        }
+    }
+    /// The cells: centres along x and y (each strictly monotonic) and
+    /// `values[i_y][i_x]`.
+    pub fn cells(
+        mut self,
+        x_centres: Vec<f64>,
+        y_centres: Vec<f64>,
+        values: Vec<Vec<f64>>,
+    ) -> Self {
+        self.x_centres = x_centres;
+        self.y_centres = y_centres;
+        self.values = values;
+        self
+    }
+    /// Image size in pixels.
+    pub fn size(mut self, w: u32, h: u32) -> Self {
+        self.size = (w, h);
+        self
+    }
+
+    fn check(&self) -> Result<(f64, f64)> {
+        let (nx, ny) = (self.x_centres.len(), self.y_centres.len());
+        if nx == 0 || ny == 0 {
+            return Err(Error::empty(
+                format!("heat map '{}'", self.title),
+                "give at least one cell",
+            ));
+        }
+        if self.values.len() != ny || self.values.iter().any(|r| r.len() != nx) {
+            return Err(Error::shape(
+                format!("heat map '{}' values", self.title),
+                format!("{ny} rows of {nx}"),
+                format!(
+                    "{} rows of {:?}",
+                    self.values.len(),
+                    self.values.iter().map(Vec::len).collect::<Vec<_>>()
+                ),
+            ));
+        }
+        let monotonic = |c: &[f64]| {
+            c.iter().all(|x| x.is_finite())
+                && (c.windows(2).all(|w| w[1] > w[0]) || c.windows(2).all(|w| w[1] < w[0]))
+        };
+        if !monotonic(&self.x_centres) || !monotonic(&self.y_centres) {
+            return Err(Error::invalid_param(
+                format!("heat map '{}' cell centres", self.title),
+                "non-monotonic",
+                "finite and strictly increasing or decreasing",
+            ));
+        }
+        let finite: Vec<f64> = self
+            .values
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        if finite.is_empty() {
+            return Err(Error::empty(
+                format!("heat map '{}'", self.title),
+                "give at least one finite value",
+            ));
+        }
+        let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Ok(if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, hi + 0.5)
+        })
+    }
+
+    /// Draws the heat map to `path` (`.png` or `.svg`), atomically.
+    ///
+    /// # Errors
+    /// No cells or no finite value, values not matching the centres,
+    /// non-monotonic centres, an unknown extension, or a drawing/I/O failure.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        ensure_font()?;
+        let vr = self.check()?;
+        with_backend(path.as_ref(), self.size, |root| {
+            root.draw_heat_map(self, vr)
+        })
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        vr: (f64, f64),
+    ) -> std::result::Result<(), String> {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (w, _) = root.dim_in_pixel();
+        let (main, bar) = root.split_horizontally(w.saturating_sub(130));
+        let xe = edges_from_centres(&self.x_centres);
+        let ye = edges_from_centres(&self.y_centres);
+        let span = |e: &[f64]| {
+            let a = e[0].min(e[e.len() - 1]);
+            let b = e[0].max(e[e.len() - 1]);
+            a..b
+        };
+        let mut chart = ChartBuilder::on(&main)
+            .caption(&self.title, (FONT, 24))
+            .margin(18)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(span(&xe), span(&ye))
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .label_style((FONT, 15))
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .axis_desc_style((FONT, 17))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let norm = |v: f64| (v - vr.0) / (vr.1 - vr.0);
+        let mut rects = Vec::new();
+        for (iy, row) in self.values.iter().enumerate() {
+            for (ix, &v) in row.iter().enumerate() {
+                let colour = if v.is_finite() {
+                    colour_scale(norm(v))
+                } else {
+                    RGBColor(220, 220, 220)
+                };
+                rects.push(Rectangle::new(
+                    [(xe[ix], ye[iy]), (xe[ix + 1], ye[iy + 1])],
+                    colour.filled(),
+                ));
+            }
+        }
+        chart.draw_series(rects).map_err(|e| e.to_string())?;
+        // Colour bar.
+        let mut cb = ChartBuilder::on(&bar)
+            .margin_top(60)
+            .margin_bottom(68)
+            .margin_right(10)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..1.0, vr.0..vr.1)
+            .map_err(|e| e.to_string())?;
+        cb.configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_desc(self.value_label.as_str())
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .y_label_formatter(&|v| tick_label(*v))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let n = 64;
+        cb.draw_series((0..n).map(|k| {
+            let a = vr.0 + (vr.1 - vr.0) * k as f64 / n as f64;
+            let b = vr.0 + (vr.1 - vr.0) * (k + 1) as f64 / n as f64;
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                colour_scale((k as f64 + 0.5) / n as f64).filled(),
+            )
+        }))
+        .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())
+    }
+}
+
 /// Runs `draw` on a PNG or SVG backend (chosen by `path`'s extension) writing
 /// a temporary file, then renames it onto `path`.
 fn with_backend<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
@@ -417,6 +658,9 @@ pub trait AnyArea {
         xr: (f64, f64),
         yr: (f64, f64),
     ) -> std::result::Result<(), String>;
+
+    /// Draws a [`HeatMap`] whose colour scale spans `vr`.
+    fn draw_heat_map(&self, plot: &HeatMap, vr: (f64, f64)) -> std::result::Result<(), String>;
 }
 
 impl<DB: DrawingBackend> AnyArea for DrawingArea<DB, Shift> {
@@ -428,11 +672,16 @@ impl<DB: DrawingBackend> AnyArea for DrawingArea<DB, Shift> {
     ) -> std::result::Result<(), String> {
         plot.draw(self, xr, yr)
     }
+
+    fn draw_heat_map(&self, plot: &HeatMap, vr: (f64, f64)) -> std::result::Result<(), String> {
+        plot.draw(self, vr)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{log_ticks, tick_label};
+    use super::{colour_scale, edges_from_centres, log_ticks, tick_label, HeatMap};
+    use plotters::style::RGBColor;
 
     #[test]
     fn log_ticks_exist_far_below_one_and_thin_out_over_many_decades() {
@@ -449,6 +698,38 @@ mod tests {
         assert_eq!(log_ticks(2.0, 3.0).0, vec![2.0, 3.0]);
         assert_eq!(log_ticks(2.1, 2.9).0, vec![2.1, 2.9]);
         assert_eq!(log_ticks(0.0, 1.0).0.len(), 0);
+    }
+
+    #[test]
+    fn heat_map_cells_and_colours() {
+        assert_eq!(
+            edges_from_centres(&[1.0, 2.0, 4.0]),
+            vec![0.5, 1.5, 3.0, 5.0]
+        );
+        assert_eq!(edges_from_centres(&[3.0]), vec![2.5, 3.5]);
+        assert_eq!(colour_scale(0.0), RGBColor(68, 1, 84));
+        assert_eq!(colour_scale(1.0), RGBColor(253, 231, 37));
+        let dir = std::env::temp_dir().join(format!("darkprobe-heat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("h.png");
+        HeatMap::new("t", "x", "y", "v")
+            .cells(
+                vec![350.0, 349.0],
+                vec![0.0, 1.0, 2.0],
+                vec![vec![0.1, 0.2], vec![0.3, f64::NAN], vec![0.0, 1.0]],
+            )
+            .size(400, 300)
+            .save(&p)
+            .unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() > 0);
+        // Values not matching the centres are an error, and nothing is written.
+        let q = dir.join("bad.png");
+        assert!(HeatMap::new("t", "x", "y", "v")
+            .cells(vec![1.0, 2.0], vec![0.0], vec![vec![0.1]])
+            .save(&q)
+            .is_err());
+        assert!(!q.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

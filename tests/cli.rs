@@ -47,15 +47,6 @@ fn unknown_flag_is_bad_input_with_exit_code_2() {
 }
 
 #[test]
-fn planned_group_says_so_on_one_line_and_exits_2() {
-    let out = darkprobe().args(["gasmap", "train"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.starts_with("error: `darkprobe gasmap`"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-}
-
-#[test]
 fn demo_writes_a_report() {
     let dir = scratch("demo");
     let out = darkprobe()

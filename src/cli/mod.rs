@@ -8,6 +8,7 @@ pub mod data;
 pub mod demo;
 pub mod dwarfs;
 pub mod flows;
+pub mod gasmap;
 pub mod progress;
 pub mod subhalos;
 
@@ -46,7 +47,7 @@ pub enum Command {
     /// Dark-matter subhalos among unassociated Fermi-LAT sources (Amerio+ 2025).
     Subhalos(subhalos::SubhalosArgs),
     /// 13CO gas maps from 12CO by Gaussian processes and a patch network (Shmakov+ 2020).
-    Gasmap(PlannedArgs),
+    Gasmap(gasmap::GasmapArgs),
     /// Dark matter from stellar phase space with normalizing flows (Buckley+ 2022, Lim+ 2023).
     Flows(flows::FlowsArgs),
     /// Find, fetch and verify the public datasets the analyses use.
@@ -65,14 +66,6 @@ pub struct DemoArgs {
     /// Smaller synthetic data sets (a few seconds instead of about a minute); for smoke tests.
     #[arg(long)]
     pub quick: bool,
-}
-
-/// Arguments of a command group whose analysis is not in this version yet.
-#[derive(Debug, Args)]
-pub struct PlannedArgs {
-    /// Arguments for the group's subcommands (none are available yet).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
 }
 
 /// An error from a CLI command, with the exit status it maps to.
@@ -156,16 +149,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Dwarfs(args) => dwarfs::run(args),
         Command::Subhalos(args) => subhalos::run(args, &progress),
-        Command::Gasmap(_) => planned("gasmap", "the darkprobe-gasmap issue"),
+        Command::Gasmap(args) => gasmap::run(args),
         Command::Flows(args) => flows::run(args, &progress),
         Command::Data(args) => data::run(args, cli.quiet),
     }
-}
-
-fn planned(group: &str, tracked: &str) -> Result<u8, CliError> {
-    Err(CliError::bad_input(anyhow::anyhow!(
-        "`darkprobe {group}` has no subcommands in darkprobe {} yet; it is tracked in {tracked}. \
-         Run `darkprobe demo` to see what this version can do.",
-        env!("CARGO_PKG_VERSION")
-    )))
 }

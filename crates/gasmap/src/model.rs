@@ -208,3 +208,19 @@ pub trait PlaneRegressor: Send + Sync {
         source: ArrayView2<'_, f64>,
     ) -> Result<Array2<f64>>;
 }
+
+/// One velocity bin of training data: the full ¹²CO `source` plane, the ¹³CO
+/// `target` plane, and the mask of pixels usable for training (the full
+/// source plane is given so neighbourhoods near the mask edge read real ¹²CO
+/// values).
+#[derive(Debug, Clone, Copy)]
+pub struct PlanePair<'a> {
+    /// Velocity bin of the planes.
+    pub velocity_bin: usize,
+    /// ¹²CO plane, `[i_lat, i_lon]`.
+    pub source: ArrayView2<'a, f64>,
+    /// ¹³CO plane, same shape.
+    pub target: ArrayView2<'a, f64>,
+    /// `true` for the pixels usable for training, same shape.
+    pub train_mask: ArrayView2<'a, bool>,
+}

@@ -8,6 +8,7 @@
 mod background;
 mod dwarfs;
 mod flows;
+mod gasmap;
 mod subhalos;
 
 use darkprobe_core::progress::Progress;
@@ -64,9 +65,7 @@ impl DemoReport {
 }
 
 /// The analyses and whether this version has their demo step yet.
-const PENDING: &[&str] = &[
-    "gas-map regression (darkprobe-gasmap)",
-];
+const PENDING: &[&str] = &[];
 
 /// Runs every available demo step, writing `out/report.md`; `quick` shrinks
 /// the synthetic data sets for smoke tests.
@@ -80,6 +79,7 @@ pub fn run_demo(out: &Path, seed: u64, quick: bool, progress: &dyn Progress) -> 
         background::run(out, seed, quick, progress)?,
         dwarfs::run(out, seed, quick, progress)?,
         subhalos::run(out, seed, quick, progress)?,
+        gasmap::run(out, seed, quick, progress)?,
         flows::run(out, seed, quick, progress)?,
     ];
 
