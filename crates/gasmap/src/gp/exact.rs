@@ -507,6 +507,46 @@ pub(crate) fn check_xy(x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>) -> Result
     Ok(())
 }
 
+/// Standardised, checked query inputs (row-major) for a GP trained on
+/// `n_features` features.
+pub(crate) fn standardised_query(
+    x: ArrayView2<'_, f64>,
+    n_features: usize,
+    standardizer: &Standardizer,
+) -> Result<Vec<f64>> {
+    if x.ncols() != n_features {
+        return Err(Error::shape("GP query features", n_features, x.ncols()));
+    }
+    check_finite_x(x, "GP query inputs")?;
+    Ok(standardizer.transform_x(x))
+}
+
+/// Posterior-type mean $\bar y + s_y\sum_j k(x_i, b_j)\,w_j$ at each of the
+/// `n` standardised query rows `q`, over basis points `basis` (training inputs
+/// or inducing points) with weights `w`.
+pub(crate) fn kernel_mean(
+    kernel: &Matern32Kernel,
+    standardizer: &Standardizer,
+    q: &[f64],
+    n: usize,
+    d: usize,
+    basis: &[f64],
+    w: &[f64],
+) -> Array1<f64> {
+    let out: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let xi = row(q, d, i);
+            let mut m = 0.0;
+            for (j, a) in w.iter().enumerate() {
+                m += kernel.signal(xi, row(basis, d, j)) * a;
+            }
+            standardizer.y_mean + standardizer.y_scale * m
+        })
+        .collect();
+    Array1::from(out)
+}
+
 pub(crate) fn check_finite_x(x: ArrayView2<'_, f64>, what: &str) -> Result<()> {
     if let Some(((i, j), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(Error::invalid_param(
@@ -650,15 +690,7 @@ impl ExactGp {
     }
 
     fn query(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        if x.ncols() != self.n_features {
-            return Err(Error::shape(
-                "GP query features",
-                self.n_features,
-                x.ncols(),
-            ));
-        }
-        check_finite_x(x, "GP query inputs")?;
-        Ok(self.standardizer.transform_x(x))
+        standardised_query(x, self.n_features, &self.standardizer)
     }
 
     /// Posterior mean $\bar y + s_y\,k_*^T \alpha$ at each row of `x`.
@@ -667,20 +699,15 @@ impl ExactGp {
     /// Wrong number of features or non-finite inputs.
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
         let q = self.query(x)?;
-        let d = self.n_features;
-        let s = &self.standardizer;
-        let out: Vec<f64> = (0..x.nrows())
-            .into_par_iter()
-            .map(|i| {
-                let xi = row(&q, d, i);
-                let mut m = 0.0;
-                for (j, a) in self.alpha.iter().enumerate() {
-                    m += self.kernel.signal(xi, row(&self.x_train, d, j)) * a;
-                }
-                s.y_mean + s.y_scale * m
-            })
-            .collect();
-        Ok(Array1::from(out))
+        Ok(kernel_mean(
+            &self.kernel,
+            &self.standardizer,
+            &q,
+            x.nrows(),
+            self.n_features,
+            &self.x_train,
+            &self.alpha,
+        ))
     }
 
     fn factor(&self) -> Result<&Mat<f64>> {

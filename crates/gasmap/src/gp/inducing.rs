@@ -33,7 +33,9 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::exact::{check_finite_x, check_xy, cholesky_with_jitter, cross, row, Standardizer};
+use super::exact::{
+    check_xy, cholesky_with_jitter, cross, kernel_mean, row, standardised_query, Standardizer,
+};
 use super::kernel::Matern32Kernel;
 use crate::model::Result;
 
@@ -297,15 +299,7 @@ impl SparseGp {
     }
 
     fn query(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        if x.ncols() != self.n_features {
-            return Err(Error::shape(
-                "GP query features",
-                self.n_features,
-                x.ncols(),
-            ));
-        }
-        check_finite_x(x, "GP query inputs")?;
-        Ok(self.standardizer.transform_x(x))
+        standardised_query(x, self.n_features, &self.standardizer)
     }
 
     /// Approximate posterior mean at each row of `x`.
@@ -314,20 +308,15 @@ impl SparseGp {
     /// Wrong number of features or non-finite inputs.
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
         let q = self.query(x)?;
-        let d = self.n_features;
-        let s = &self.standardizer;
-        let out: Vec<f64> = (0..x.nrows())
-            .into_par_iter()
-            .map(|i| {
-                let xi = row(&q, d, i);
-                let mut mu = 0.0;
-                for (j, w) in self.weights.iter().enumerate() {
-                    mu += self.kernel.signal(xi, row(&self.z, d, j)) * w;
-                }
-                s.y_mean + s.y_scale * mu
-            })
-            .collect();
-        Ok(Array1::from(out))
+        Ok(kernel_mean(
+            &self.kernel,
+            &self.standardizer,
+            &q,
+            x.nrows(),
+            self.n_features,
+            &self.z,
+            &self.weights,
+        ))
     }
 
     /// Approximate posterior mean and latent variance (plus $s_y^2\nu_2$ when
