@@ -62,7 +62,11 @@
 //!   after convergence, parameters closer than $10^{-3} s$ to a bound are
 //!   moved back to that distance and the solver is restarted; the best point
 //!   over all runs is kept, and restarts continue while they improve $f$ by
-//!   more than the tolerance (at most 8).
+//!   more than the tolerance (at most 8). Then each parameter closer than
+//!   $10^{-2} s$ to a bound is minimised alone, in $x$ directly, by Brent's
+//!   method between the bound and as far on the other side of its value; if
+//!   that lowers $f$ beyond the tolerance the solver restarts from there (this
+//!   catches optima just inside a bound, where $f(u)$ is nearly flat).
 //! - a bound is reached only as $u \to \pm\infty$, so an optimum *on* a bound
 //!   is approached asymptotically. At the end, every parameter within
 //!   $10^{-3} s$ of a bound is tried exactly on the bound and placed there if
@@ -74,7 +78,11 @@
 //! `f_tol`$\cdot\max(1, |f|)$; Nelder–Mead when the standard deviation of $f$
 //! over the simplex falls below that. Nelder–Mead is always restarted once
 //! from its best point with a fresh simplex (it can stall on a collapsed
-//! simplex), and again while restarts improve $f$. When the L-BFGS line search
+//! simplex), and again while restarts improve $f$. An L-BFGS run that stops on
+//! the change of $f$ with a gradient norm still above `grad_tol` is restarted
+//! with an empty memory while that makes progress (a poor quasi-Newton
+//! direction can give a negligible step far from the optimum; seen with
+//! proptest-generated quadratics). When the L-BFGS line search
 //! fails it is restarted with an empty memory while that makes progress; a
 //! failure without progress counts as converged only if the gradient norm is
 //! below $\sqrt{\mathrm{grad\_tol}}$. Nelder–Mead accepts $+\infty$ from the
