@@ -586,14 +586,61 @@ fn evaluate_cmd(a: EvaluateArgs) -> Result<u8, CliError> {
     if let Some(p) = &a.heatmap {
         let prof = lon_profile(&pred, &target, a.heatmap_cols)?;
         let bins: Vec<f64> = (0..pred.n_vel()).map(|v| v as f64).collect();
+        // Longitudes come in [0, 360): a map across l = 0 plots as one
+        // continuous axis (e.g. 2, 1, 0, -1 instead of 2, 1, 0, 359).
+        let lon = unwrap_degrees(&prof.lon_centres_deg);
         HeatMap::new(
             &format!("{name}: scaled absolute error"),
             "Galactic longitude [deg]",
             "velocity bin",
             "mean |f - T| / max T",
         )
-        .cells(prof.lon_centres_deg, bins, prof.values)
+        .cells(lon, bins, prof.values)
         .save(p)?;
     }
     Ok(EXIT_OK)
+}
+
+/// Angles in degrees made continuous: each differs from the one before by
+/// less than 180 degrees, shifted by whole turns; the first one is kept if
+/// it lies in [0, 360) and the run is moved by a turn if most of it lies
+/// above 180 (so l = 350..10 becomes -10..10, l = 300..350 stays).
+fn unwrap_degrees(deg: &[f64]) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::with_capacity(deg.len());
+    for &d in deg {
+        let v = match out.last() {
+            Some(&prev) => prev + (d - prev + 180.0).rem_euclid(360.0) - 180.0,
+            None => d,
+        };
+        out.push(v);
+    }
+    let crosses = out.iter().any(|&v| v < 0.0 || v >= 360.0);
+    let above = out.iter().filter(|&&v| v > 180.0).count();
+    if crosses && 2 * above > out.len() {
+        out.iter_mut().for_each(|v| *v -= 360.0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longitudes_across_zero_unwrap_to_a_monotonic_axis() {
+        assert_eq!(
+            unwrap_degrees(&[2.0, 1.0, 0.0, 359.0, 358.0]),
+            vec![2.0, 1.0, 0.0, -1.0, -2.0]
+        );
+        assert_eq!(
+            unwrap_degrees(&[358.0, 359.0, 0.0, 1.0]),
+            vec![-2.0, -1.0, 0.0, 1.0]
+        );
+        assert_eq!(
+            unwrap_degrees(&[350.0, 340.0, 330.0]),
+            vec![350.0, 340.0, 330.0]
+        );
+        assert_eq!(unwrap_degrees(&[5.0, 355.0]), vec![5.0, -5.0]);
+        assert!(unwrap_degrees(&[]).is_empty());
+    }
 }
