@@ -111,3 +111,8 @@ pub use dwarf::{Dwarf, DwarfTable, Selection};
 pub use error::{DwarfsError, Result};
 pub use package::{JFactorSamples, PackageBackground, PackageData};
 pub use voids::VoidSample;
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

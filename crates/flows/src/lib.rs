@@ -148,3 +148,8 @@ pub mod phase_space;
 pub use flow::{LnProbGrad, Maf, MafConfig, MafEnsemble, TrainOptions, TrainReport, Whitening};
 pub use model::{LnFGrad, PhaseSpaceModel, Result, Vec3, G_KPC_KM2_S2_MSUN};
 pub use phase_space::{FitOptions, PhaseSpaceEnsemble, PhaseSpaceFlow, PhaseSpaceReport};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

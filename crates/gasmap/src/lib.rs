@@ -76,3 +76,8 @@ pub use cube::{LinearAxis, LonRange, MapCube};
 pub use gp::StripGp;
 pub use model::{Neighbourhood, Orientation, PlanePair, PlaneRegressor, Result};
 pub use net::{NetLayout, NetLoss, NetOptions, PatchNet};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

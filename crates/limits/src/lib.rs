@@ -40,3 +40,8 @@ pub mod likelihood;
 pub mod spectrum;
 
 pub use error::{LimitsError, Result};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -146,3 +146,8 @@ pub use search::{
     ProfilePoint,
 };
 pub use shift::{ModulationQuadrature, SigmoidShift};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
