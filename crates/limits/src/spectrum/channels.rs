@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use darkprobe_core::table::{Header, Table, TableOptions};
+use darkprobe_core::table::{Header, Table, TableOptions, DEFAULT_MAX_LINE_BYTES};
 use darkprobe_core::{Error, Location};
 
 use super::table::{Curve, MassInterp, Quantity, Support, TabulatedSpectrum};
@@ -74,10 +74,12 @@ impl ChannelTable {
     /// Reads the table in the file at `path`.
     ///
     /// # Errors
-    /// An I/O error naming the path; otherwise as [`parse_str`](Self::parse_str).
+    /// An I/O error naming the path; a parse error naming the line for a
+    /// line longer than 16 MiB or invalid UTF-8; otherwise as [`parse_str`](Self::parse_str).
     pub fn read(path: impl AsRef<Path>, format: TableFormat) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // Bounded line length and UTF-8 errors naming the line, as for tables.
+        let text = darkprobe_core::table::read_text(path, DEFAULT_MAX_LINE_BYTES)?;
         Self::parse_str(&text, &path.display().to_string(), format)
     }
 
