@@ -192,6 +192,8 @@ fn matrix() -> Vec<Case> {
         case(Cosmixs, "header only", COSMIXS_HEADER, &["empty"]),
         case(Cosmixs, "wrong column count", cat(&[COSMIXS_HEADER, "5 -1.5 1 2 3\n5 -0.5 1 2\n"]), &["line 2"]),
         case(Cosmixs, "inf", cat(&[COSMIXS_HEADER, "5 -1.5 1 2\n5 -0.5 inf 2\n"]), &["line 3", "inf"]),
+        case(Cosmixs, "log10 x underflow", cat(&[COSMIXS_HEADER, "50 -1.D5 1 2\n50 -0.5 1 0\n"]), &["line 2", "-1.D5", "-300"]),
+        case(UserSpectrum, "energy underflow", "1e10 1e-310 0.5\n1e10 2 0.25\n", &["line 1", "1e-310"]),
         case(Cosmixs, "negative mass", cat(&[COSMIXS_HEADER, "-5 -1.5 1 2\n-5 -0.5 1 2\n"]), &["line 2", "-5"]),
         // User spectrum tables (mass, E, dN/dE).
         case(UserSpectrum, "empty file", "", &["empty"]),

@@ -8,6 +8,10 @@ use darkprobe_core::{Error, Location};
 use super::table::{Curve, MassInterp, Quantity, Support, TabulatedSpectrum};
 use crate::error::{LimitsError, Result};
 
+/// The smallest $\log_{10} x$ a channel table may hold: $10^{-300}$ is still a
+/// normal `f64`, so its logarithm is finite.
+const MIN_LOG10_X: f64 = -300.0;
+
 /// Layout of a channel table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TableFormat {
@@ -107,9 +111,9 @@ impl ChannelTable {
     /// `#` line before the data) is missing or names no channel, when a row's
     /// cell count differs from the header's, when a value is not a finite
     /// number, when a mass is not > 0, when a mass block repeats or masses
-    /// decrease, when $\log_{10}x$ does not increase strictly within a mass or
-    /// exceeds 0, when a yield is negative, or when a mass has a single row;
-    /// an empty-input error when there are no data rows.
+    /// decrease, when $\log_{10}x$ does not increase strictly within a mass,
+    /// exceeds 0 or is below $-300$, when a yield is negative, or when a mass
+    /// has a single row; an empty-input error when there are no data rows.
     pub fn parse_str(text: &str, source_name: &str, format: TableFormat) -> Result<Self> {
         let (header_line, raw_names) = header(text, source_name, format)?;
         let mut names = vec!["mass_gev".to_string(), "log10_x".to_string()];
@@ -137,6 +141,16 @@ impl ChannelTable {
                     at(line, 1),
                     cell(1),
                     "log10 x must be <= 0 (photon energies cannot exceed the mass)",
+                )
+                .into());
+            }
+            if log10_x < MIN_LOG10_X {
+                // 10^log10_x would underflow to 0 and its log-log interpolation to NaN
+                // (found by the `spectra` fuzz target).
+                return Err(Error::parse(
+                    at(line, 1),
+                    cell(1),
+                    format!("log10 x must be >= {MIN_LOG10_X} (x = 10^log10 x underflows below)"),
                 )
                 .into());
             }

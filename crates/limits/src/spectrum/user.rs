@@ -77,6 +77,16 @@ impl TabulatedSpectrum {
             if energy <= 0.0 {
                 return Err(Error::parse(at(line, 1), cell(1), "the energy must be > 0").into());
             }
+            if energy / mass < f64::MIN_POSITIVE {
+                // E/m would underflow (to 0 or a subnormal) and its logarithm
+                // in the log-log interpolation would not be usable.
+                return Err(Error::parse(
+                    at(line, 1),
+                    cell(1),
+                    format!("the energy must be >= {:e} x the mass", f64::MIN_POSITIVE),
+                )
+                .into());
+            }
             if dn_de < 0.0 {
                 return Err(Error::parse(at(line, 2), cell(2), "dN/dE must be >= 0").into());
             }
