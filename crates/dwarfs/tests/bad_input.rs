@@ -124,9 +124,12 @@ fn j_factors_over_ten_dex_give_finite_limits_dominated_by_the_largest_j() {
     }
 }
 
+/// A change made to one dwarf's inputs.
+type Tweak = Box<dyn Fn(&mut DwarfInput)>;
+
 #[test]
 fn non_finite_inputs_are_errors_not_nan_limits() {
-    let tweaks: Vec<(&str, Box<dyn Fn(&mut DwarfInput)>)> = vec![
+    let tweaks: Vec<(&str, Tweak)> = vec![
         (
             "log10_j NaN",
             Box::new(|d: &mut DwarfInput| d.log10_j = f64::NAN),
