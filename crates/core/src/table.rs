@@ -747,6 +747,54 @@ pub fn parse_f64_at(text: &str, location: &Location) -> Result<f64> {
     parse_number(text, true).map_err(|reason| Error::parse(location.clone(), text, reason))
 }
 
+/// Reads a whole text file with the same guarantees as [`Table::read`]: no
+/// line longer than `max_line_bytes` is held in memory (the error names the
+/// line as soon as the limit is passed), invalid UTF-8 is an error naming the
+/// line and byte, a UTF-8 byte order mark on line 1 is dropped, and lines are
+/// returned joined by `\n` (a `\r` before a `\n` is dropped). For parsers that
+/// need the raw text (headers, free-form layouts) of files a user supplies.
+///
+/// ```
+/// use darkprobe_core::table::read_text;
+/// let dir = std::env::temp_dir().join(format!("dp-read-text-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).map_err(|e| darkprobe_core::Error::io(&dir, e))?;
+/// let p = dir.join("t.dat");
+/// std::fs::write(&p, b"a b\r\nc d\n").map_err(|e| darkprobe_core::Error::io(&p, e))?;
+/// assert_eq!(read_text(&p, 1024)?, "a b\nc d\n");
+/// std::fs::write(&p, b"ok\n\xff\n").map_err(|e| darkprobe_core::Error::io(&p, e))?;
+/// assert!(read_text(&p, 1024).unwrap_err().to_string().contains("line 2"));
+/// std::fs::write(&p, "x".repeat(100)).map_err(|e| darkprobe_core::Error::io(&p, e))?;
+/// assert!(read_text(&p, 10).unwrap_err().to_string().contains("line 1"));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), darkprobe_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Io`] naming the path; [`Error::Parse`] naming the line for a line
+/// that is too long or not UTF-8; [`Error::InvalidParameter`] for a zero limit.
+pub fn read_text(path: impl AsRef<Path>, max_line_bytes: usize) -> Result<String> {
+    let path = path.as_ref();
+    if max_line_bytes == 0 {
+        return Err(Error::invalid_param("max_line_bytes", 0, ">= 1"));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let source = path.display().to_string();
+    let mut lines = Lines {
+        reader: BufReader::with_capacity(64 * 1024, file),
+        source: &source,
+        max: max_line_bytes,
+        line_no: 0,
+        buf: Vec::new(),
+        pending: VecDeque::new(),
+    };
+    let mut text = String::new();
+    while let Some((_, line)) = lines.next()? {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
 /// Parses a number; `None` when `text` is not one.
 fn number(text: &str) -> Option<f64> {
     let t = text.trim();

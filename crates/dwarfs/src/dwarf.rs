@@ -186,6 +186,21 @@ impl DwarfTable {
                     .collect::<darkprobe_core::Result<_>>()?,
             };
             d.validate(&Location::new(t.source(), row.line()))?;
+            if let Some(k) = dwarfs
+                .iter()
+                .position(|p: &Dwarf| p.name.eq_ignore_ascii_case(&d.name))
+            {
+                return Err(Error::parse(
+                    Location::new(t.source(), row.line()).with_column("0"),
+                    &d.name,
+                    format!(
+                        "duplicate dwarf name (case-insensitive): '{}' of line {} appears twice",
+                        dwarfs[k].name,
+                        t.line_of(k).unwrap_or(0)
+                    ),
+                )
+                .into());
+            }
             dwarfs.push(d);
         }
         Self::from_dwarfs_named(dwarfs, t.source())

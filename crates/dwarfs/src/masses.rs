@@ -27,18 +27,28 @@ fn check_mass(m: f64, at: Location, text: &str) -> Result<f64> {
 ///
 /// # Errors
 /// [`Error::Io`]; [`Error::Parse`] naming the file, line and value for a value
-/// that is not a positive finite number; an empty file.
+/// that is not a positive finite number or repeats an earlier mass; an empty
+/// file.
 pub fn read_mass_list(path: impl AsRef<Path>) -> Result<Vec<f64>> {
     let t = Table::read(path, &TableOptions::default().with_header(Header::Absent))?;
-    let mut out = Vec::with_capacity(t.n_rows());
+    let mut out: Vec<f64> = Vec::with_capacity(t.n_rows());
     for row in t.rows() {
         let text = row.get(0)?;
         let m = row.get_f64(0)?;
-        out.push(check_mass(
-            m,
-            Location::new(t.source(), row.line()).with_column("0"),
-            text,
-        )?);
+        let at = Location::new(t.source(), row.line()).with_column("0");
+        let m = check_mass(m, at.clone(), text)?;
+        if let Some(k) = out.iter().position(|&p| p == m) {
+            return Err(Error::parse(
+                at,
+                text,
+                format!(
+                    "duplicate mass: {m} GeV is already on line {}",
+                    t.line_of(k).unwrap_or(0)
+                ),
+            )
+            .into());
+        }
+        out.push(m);
     }
     Ok(out)
 }
@@ -46,8 +56,8 @@ pub fn read_mass_list(path: impl AsRef<Path>) -> Result<Vec<f64>> {
 /// Parses a comma-separated list of masses in GeV (`"10,100,1000"`).
 ///
 /// # Errors
-/// An empty list or item, or an item that is not a positive finite number
-/// (the error names the item's position and text).
+/// An empty list or item, an item that is not a positive finite number, or a
+/// repeated mass (the error names the item's position and text).
 pub fn parse_mass_list(text: &str) -> Result<Vec<f64>> {
     if text.trim().is_empty() {
         return Err(Error::empty(
@@ -56,14 +66,22 @@ pub fn parse_mass_list(text: &str) -> Result<Vec<f64>> {
         )
         .into());
     }
-    text.split(',')
-        .enumerate()
-        .map(|(i, item)| {
-            let at = Location::new("mass list", 0).with_column(format!("item {}", i + 1));
-            let m = darkprobe_core::table::parse_f64_at(item, &at)?;
-            check_mass(m, at, item)
-        })
-        .collect()
+    let mut out: Vec<f64> = Vec::new();
+    for (i, item) in text.split(',').enumerate() {
+        let at = Location::new("mass list", 0).with_column(format!("item {}", i + 1));
+        let m = darkprobe_core::table::parse_f64_at(item, &at)?;
+        let m = check_mass(m, at.clone(), item)?;
+        if let Some(k) = out.iter().position(|&p| p == m) {
+            return Err(Error::parse(
+                at,
+                item,
+                format!("duplicate mass: {m} GeV is already item {}", k + 1),
+            )
+            .into());
+        }
+        out.push(m);
+    }
+    Ok(out)
 }
 
 /// A mass list from a command-line argument: the file `arg` if one exists,

@@ -97,7 +97,8 @@ impl JFactorSamples {
     ///
     /// # Errors
     /// [`Error::Io`]; [`Error::Parse`] naming file and line for a value that is
-    /// not a finite number $> 0$; an empty file.
+    /// not a finite number $> 0$ or a file with more than one column; an empty
+    /// file.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let t = Table::read(path, &TableOptions::default().with_header(Header::Absent))?;
         Self::from_table(&t)
@@ -118,10 +119,13 @@ impl JFactorSamples {
 
     fn from_table(t: &Table) -> Result<Self> {
         if t.n_cols() != 1 {
-            return Err(Error::shape(
-                format!("J-factor samples '{}' (columns)", t.source()),
-                1,
-                t.n_cols(),
+            return Err(Error::parse(
+                Location::new(t.source(), t.line_of(0).unwrap_or(0)),
+                &t.row_cells(0).map(|c| c.join(" ")).unwrap_or_default(),
+                format!(
+                    "a J-factor file has one column (one sample per line), found {}",
+                    t.n_cols()
+                ),
             )
             .into());
         }
@@ -239,13 +243,13 @@ impl PackageBackground {
 
     fn parse_table(t: &Table) -> Result<(Vec<u64>, Vec<f64>)> {
         if t.n_cols() != 2 {
-            return Err(Error::shape(
+            return Err(Error::parse(
+                Location::new(t.source(), t.line_of(0).unwrap_or(0)),
+                &t.row_cells(0).map(|c| c.join(" ")).unwrap_or_default(),
                 format!(
-                    "background file '{}' (columns ln n_obs, ln B_hat)",
-                    t.source()
+                    "a background file has 2 columns (ln n_obs, ln B_hat), found {}",
+                    t.n_cols()
                 ),
-                2,
-                t.n_cols(),
             )
             .into());
         }

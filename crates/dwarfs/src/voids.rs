@@ -110,10 +110,10 @@ impl VoidSample {
     ///
     /// # Errors
     /// [`Error::Io`] for an unreadable file; [`Error::Parse`] naming the file,
-    /// line and value for a non-numeric position, $|b| > 90$, or a count that
-    /// is negative or not an integer; [`Error::ShapeMismatch`] naming both
-    /// files when their row counts differ, or a positions file without exactly
-    /// 2 columns.
+    /// line and value for a non-numeric position, $|b| > 90$, a count that
+    /// is negative or not an integer, or a positions file without exactly 2
+    /// columns; [`Error::ShapeMismatch`] naming both files when their row
+    /// counts differ.
     pub fn read(positions: impl AsRef<Path>, counts: impl AsRef<Path>) -> Result<Self> {
         let opts = TableOptions::default().with_header(Header::Absent);
         let pos = Table::read(positions.as_ref(), &opts)?;
@@ -139,10 +139,13 @@ impl VoidSample {
 
     fn from_tables(pos: &Table, cnt: &Table) -> Result<Self> {
         if pos.n_cols() != 2 {
-            return Err(Error::shape(
-                format!("void positions '{}' (columns l b)", pos.source()),
-                2,
-                pos.n_cols(),
+            return Err(Error::parse(
+                darkprobe_core::Location::new(pos.source(), pos.line_of(0).unwrap_or(0)),
+                &pos.row_cells(0).map(|c| c.join(" ")).unwrap_or_default(),
+                format!(
+                    "a void positions file has 2 columns (l b), found {}",
+                    pos.n_cols()
+                ),
             )
             .into());
         }

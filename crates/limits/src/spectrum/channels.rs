@@ -2,11 +2,15 @@
 
 use std::path::Path;
 
-use darkprobe_core::table::{Header, Table, TableOptions};
+use darkprobe_core::table::{Header, Table, TableOptions, DEFAULT_MAX_LINE_BYTES};
 use darkprobe_core::{Error, Location};
 
 use super::table::{Curve, MassInterp, Quantity, Support, TabulatedSpectrum};
 use crate::error::{LimitsError, Result};
+
+/// The smallest $\log_{10} x$ a channel table may hold: $10^{-300}$ is still a
+/// normal `f64`, so its logarithm is finite.
+const MIN_LOG10_X: f64 = -300.0;
 
 /// Layout of a channel table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,10 +78,12 @@ impl ChannelTable {
     /// Reads the table in the file at `path`.
     ///
     /// # Errors
-    /// An I/O error naming the path; otherwise as [`parse_str`](Self::parse_str).
+    /// An I/O error naming the path; a parse error naming the line for a
+    /// line longer than 16 MiB or invalid UTF-8; otherwise as [`parse_str`](Self::parse_str).
     pub fn read(path: impl AsRef<Path>, format: TableFormat) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // Bounded line length and UTF-8 errors naming the line, as for tables.
+        let text = darkprobe_core::table::read_text(path, DEFAULT_MAX_LINE_BYTES)?;
         Self::parse_str(&text, &path.display().to_string(), format)
     }
 
@@ -105,9 +111,9 @@ impl ChannelTable {
     /// `#` line before the data) is missing or names no channel, when a row's
     /// cell count differs from the header's, when a value is not a finite
     /// number, when a mass is not > 0, when a mass block repeats or masses
-    /// decrease, when $\log_{10}x$ does not increase strictly within a mass or
-    /// exceeds 0, when a yield is negative, or when a mass has a single row;
-    /// an empty-input error when there are no data rows.
+    /// decrease, when $\log_{10}x$ does not increase strictly within a mass,
+    /// exceeds 0 or is below $-300$, when a yield is negative, or when a mass
+    /// has a single row; an empty-input error when there are no data rows.
     pub fn parse_str(text: &str, source_name: &str, format: TableFormat) -> Result<Self> {
         let (header_line, raw_names) = header(text, source_name, format)?;
         let mut names = vec!["mass_gev".to_string(), "log10_x".to_string()];
@@ -135,6 +141,16 @@ impl ChannelTable {
                     at(line, 1),
                     cell(1),
                     "log10 x must be <= 0 (photon energies cannot exceed the mass)",
+                )
+                .into());
+            }
+            if log10_x < MIN_LOG10_X {
+                // 10^log10_x would underflow to 0 and its log-log interpolation to NaN
+                // (found by the `spectra` fuzz target).
+                return Err(Error::parse(
+                    at(line, 1),
+                    cell(1),
+                    format!("log10 x must be >= {MIN_LOG10_X} (x = 10^log10 x underflows below)"),
                 )
                 .into());
             }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use darkprobe_core::table::{Header, Table, TableOptions};
+use darkprobe_core::table::{Header, Table, TableOptions, DEFAULT_MAX_LINE_BYTES};
 use darkprobe_core::{Error, Location};
 
 use super::table::{Curve, MassInterp, Quantity, Support, TabulatedSpectrum};
@@ -24,11 +24,13 @@ impl TabulatedSpectrum {
     /// [`parse_user_table`](Self::parse_user_table) for the format.
     ///
     /// # Errors
-    /// An I/O error naming the path; otherwise as
+    /// An I/O error naming the path; a parse error naming the line for a
+    /// line longer than 16 MiB or invalid UTF-8; otherwise as
     /// [`parse_user_table`](Self::parse_user_table).
     pub fn read_user_table(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // Bounded line length and UTF-8 errors naming the line, as for tables.
+        let text = darkprobe_core::table::read_text(path, DEFAULT_MAX_LINE_BYTES)?;
         Self::parse_user_table(&text, &path.display().to_string())
     }
 
@@ -74,6 +76,16 @@ impl TabulatedSpectrum {
             }
             if energy <= 0.0 {
                 return Err(Error::parse(at(line, 1), cell(1), "the energy must be > 0").into());
+            }
+            if energy / mass < f64::MIN_POSITIVE {
+                // E/m would underflow (to 0 or a subnormal) and its logarithm
+                // in the log-log interpolation would not be usable.
+                return Err(Error::parse(
+                    at(line, 1),
+                    cell(1),
+                    format!("the energy must be >= {:e} x the mass", f64::MIN_POSITIVE),
+                )
+                .into());
             }
             if dn_de < 0.0 {
                 return Err(Error::parse(at(line, 2), cell(2), "dN/dE must be >= 0").into());
