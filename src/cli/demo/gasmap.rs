@@ -115,11 +115,11 @@ pub fn run(out: &Path, seed: u64, quick: bool, progress: &dyn Progress) -> Resul
             .iter()
             .all(|r| r.scaled_abs_error <= 1.1 * lin.scaled_abs_error);
     let mut body = format!(
-        "Synthetic 12CO / 13CO survey (LTE radiative transfer, l = 330-350 deg, 0.1 deg pixels, {} \
+        "Synthetic 12CO / 13CO survey (LTE radiative transfer, l = 330-350 deg, {} deg pixels, {} \
          velocity bins); models trained on l = 330-345 deg, scored on l = 345-350 deg \
          (medians over velocity bins; GP on {} pixels per bin, network {} epochs):\n\n\
          | model | correlation | scaled abs. error | hot-spot error |\n|---|---|---|---|\n",
-        params.n_vel, gp_params.max_train_pixels, net_opts.epochs
+        params.pixel_deg, params.n_vel, gp_params.max_train_pixels, net_opts.epochs
     );
     for r in rows {
         let _ = writeln!(

@@ -445,13 +445,13 @@ impl<T: Float> Layer<T> for PRelu<T> {
         // No index arithmetic in the inner loops; the block partials are added
         // in block order by `reduce_block_scratch`.
         let z = T::ZERO;
-        let mut slope_sum = if ctx.param_grads {
+        let slope_sum = if ctx.param_grads {
             scratch.fill(z);
             Some(scratch)
         } else {
             None
         };
-        match (dx, slope_sum.as_deref_mut()) {
+        match (dx, slope_sum) {
             (Some(dx), Some(acc)) if shared => {
                 let s = a[0];
                 let mut t = z;
