@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use super::kernel::Matern32Kernel;
 use crate::model::Result;
 
+/// $\sqrt 3$.
+const SQRT3: f64 = 1.732_050_807_568_877_2;
+
 /// $\ln 2\pi$.
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
@@ -256,6 +259,22 @@ pub(crate) fn gram(kernel: &Matern32Kernel, x: &[f64], d: usize, with_noise: boo
     k
 }
 
+/// The lower triangle (diagonal included) of the Gram matrix with noise,
+/// column-major, strict upper triangle zero: all that a lower Cholesky
+/// factorisation reads. Half the kernel evaluations of [`gram`].
+pub(crate) fn gram_lower(kernel: &Matern32Kernel, x: &[f64], d: usize) -> Vec<f64> {
+    let n = x.len().checked_div(d).unwrap_or(0);
+    let mut k = vec![0.0; n * n];
+    k.par_chunks_mut(n.max(1)).enumerate().for_each(|(j, col)| {
+        let xj = row(x, d, j);
+        for (i, v) in col.iter_mut().enumerate().skip(j) {
+            *v = kernel.signal(row(x, d, i), xj);
+        }
+        col[j] += kernel.noise;
+    });
+    k
+}
+
 /// Cross-covariance $k(a_i, b_j)$ (noise-free), column-major `n_a × n_b`,
 /// in parallel over columns.
 pub(crate) fn cross(kernel: &Matern32Kernel, a: &[f64], b: &[f64], d: usize) -> Vec<f64> {
@@ -330,8 +349,10 @@ pub(crate) fn chol_solve_in_place(l: MatRef<'_, f64>, rhs: faer::MatMut<'_, f64>
 /// inputs `x` (`n × d`) and targets `y`, and optionally its gradient
 /// $\partial/\partial\theta_p = \tfrac12 \mathrm{tr}\big((\alpha\alpha^T -
 /// K^{-1})\,\partial K/\partial\theta_p\big)$ with respect to the log
-/// hyperparameters ([`Matern32Kernel::log_params`]). $K^{-1}$ comes from the
-/// Cholesky factor (faer); the trace is accumulated over the lower triangle in
+/// hyperparameters ([`Matern32Kernel::log_params`]). Only the lower triangle of
+/// the Gram matrix is built; $K^{-1}$ comes from the Cholesky factor (faer);
+/// the traces of all hyperparameters are accumulated in one pass over the
+/// lower triangle in
 /// parallel over columns, the column sums added in a fixed order.
 ///
 /// # Errors
@@ -355,7 +376,7 @@ pub fn ln_marginal_likelihood(
         return Err(Error::empty("GP training set", "give at least one point"));
     }
     kernel.check_features(d)?;
-    let k = gram(kernel, x, d, true);
+    let k = gram_lower(kernel, x, d);
     let (l, jitter) = cholesky_with_jitter(k, n, "the GP Gram matrix")?;
     let mut a = Mat::<f64>::from_fn(n, 1, |i, _| y[i]);
     chol_solve_in_place(l.as_ref(), a.as_mut());
@@ -386,9 +407,11 @@ pub fn ln_marginal_likelihood(
     })
 }
 
-/// $K^{-1} = L^{-T} L^{-1}$ from a lower Cholesky factor, with faer's
-/// triangular inverse and triangular product.
-fn inverse_from_factor(l: MatRef<'_, f64>) -> Mat<f64> {
+/// The lower triangle (diagonal included) of $K^{-1} = L^{-T} L^{-1}$ from a
+/// lower Cholesky factor, with faer's triangular inverse and triangular
+/// product (parallel on the global faer pool). The strict upper triangle is
+/// left at zero: [`lml_gradient`] reads only the lower one.
+pub(super) fn inverse_from_factor(l: MatRef<'_, f64>) -> Mat<f64> {
     let n = l.nrows();
     let par = faer::get_global_parallelism();
     let mut out = Mat::<f64>::zeros(n, n);
@@ -397,16 +420,27 @@ fn inverse_from_factor(l: MatRef<'_, f64>) -> Mat<f64> {
     );
     let stack = faer::dyn_stack::MemStack::new(&mut mem);
     faer::linalg::cholesky::llt::inverse::inverse(out.as_mut(), l, par, stack);
-    // Only the lower triangle is written: mirror it.
-    for j in 0..n {
-        for i in 0..j {
-            out[(i, j)] = out[(j, i)];
-        }
-    }
     out
 }
 
-fn lml_gradient(
+/// The gradient $\tfrac12\mathrm{tr}\big(W\,\partial K/\partial\theta_p\big)$,
+/// $W = \alpha\alpha^T - K^{-1}$, for all log hyperparameters in one pass
+/// over the lower triangle of $K^{-1}$ (`kinv`, column-major; its strict upper
+/// triangle is not read).
+///
+/// The derivatives are closed-form functions of the pair's scaled distance,
+/// recomputed from the inputs, so no $n \times n$ derivative matrix is ever
+/// formed. With $s = \sqrt3 r$, $e = e^{-s}$ and $M = (1+s)e$:
+/// $\partial K/\partial\ln A = A M$,
+/// $\partial K/\partial\ln l_k = 3 A e\,(x_k - x'_k)^2/l_k^2$ (isotropic: $3Ae\,r^2$),
+/// $\partial K/\partial\ln\nu_1 = \nu_1$ and
+/// $\partial K/\partial\ln\nu_2 = \nu_2\delta_{ij}$. Per column the pass
+/// accumulates the weighted sums $\sum_i W_{ij} M_{ij}$,
+/// $\sum_i W_{ij} e_{ij} r^2_{ij,k}$, $\sum_i W_{ij}$ and $W_{jj}$ (off-diagonal
+/// entries counted twice, for the upper triangle); columns run in parallel
+/// (rayon) and their sums are added in column order, so the result does not
+/// depend on the number of threads.
+pub(super) fn lml_gradient(
     kernel: &Matern32Kernel,
     x: &[f64],
     d: usize,
@@ -414,36 +448,68 @@ fn lml_gradient(
     kinv: &Mat<f64>,
 ) -> Vec<f64> {
     let n = alpha.len();
-    let p = kernel.n_params();
-    let cols: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map(|j| {
-            let mut acc = vec![0.0; p];
-            let mut g = vec![0.0; p];
-            let kc = kinv.col_as_slice(j);
-            let xj = row(x, d, j);
-            for i in j..n {
-                let w = alpha[i] * alpha[j] - kc[i];
-                kernel.signal_and_gradient(row(x, d, i), xj, &mut g);
-                let wt = if i == j {
-                    g[p - 1] = kernel.noise;
-                    w
-                } else {
-                    2.0 * w
-                };
-                for (a, gq) in acc.iter_mut().zip(&g) {
-                    *a += wt * gq;
+    let nl = kernel.length_scales.len();
+    let ard = nl > 1;
+    let inv_l2: Vec<f64> = kernel.length_scales.iter().map(|l| 1.0 / (l * l)).collect();
+    // Per column: [sum W M, sum W e r2_k (nl), sum W, W_jj].
+    let width = nl + 3;
+    let mut cols = vec![0.0; n * width];
+    cols.par_chunks_mut(width).enumerate().for_each(|(j, acc)| {
+        let kc = kinv.col_as_slice(j);
+        let xj = row(x, d, j);
+        let aj = alpha[j];
+        // Diagonal: M = 1, r = 0.
+        let w = aj * aj - kc[j];
+        let (mut s_m, mut s_w) = (w, w);
+        let len_acc = &mut acc[1..=nl];
+        for i in j + 1..n {
+            let wt = 2.0 * (alpha[i] * aj - kc[i]);
+            let xi = row(x, d, i);
+            let mut r2 = 0.0;
+            if ard {
+                for ((a, b), il) in xi.iter().zip(xj).zip(&inv_l2) {
+                    let t = a - b;
+                    r2 += t * t * il;
                 }
+            } else {
+                for (a, b) in xi.iter().zip(xj) {
+                    let t = a - b;
+                    r2 += t * t;
+                }
+                r2 *= inv_l2[0];
             }
-            acc
-        })
-        .collect();
-    let mut grad = vec![0.0; p];
-    for c in &cols {
-        for (g, v) in grad.iter_mut().zip(c) {
-            *g += 0.5 * v;
+            let s = SQRT3 * r2.sqrt();
+            let e = (-s).exp();
+            s_m += wt * (1.0 + s) * e;
+            s_w += wt;
+            let we = wt * e;
+            if ard {
+                for (((la, a), b), il) in len_acc.iter_mut().zip(xi).zip(xj).zip(&inv_l2) {
+                    let t = a - b;
+                    *la += we * t * t * il;
+                }
+            } else {
+                len_acc[0] += we * r2;
+            }
+        }
+        acc[0] = s_m;
+        acc[nl + 1] = s_w;
+        acc[nl + 2] = w;
+    });
+    let mut tot = vec![0.0; width];
+    for c in cols.chunks_exact(width) {
+        for (t, v) in tot.iter_mut().zip(c) {
+            *t += v;
         }
     }
+    let a = kernel.amplitude;
+    let mut grad = Vec::with_capacity(kernel.n_params());
+    grad.push(0.5 * a * tot[0]);
+    grad.extend(tot[1..=nl].iter().map(|v| 1.5 * a * v));
+    if let Some(c) = kernel.constant {
+        grad.push(0.5 * c * tot[nl + 1]);
+    }
+    grad.push(0.5 * kernel.noise * tot[nl + 2]);
     grad
 }
 

@@ -18,6 +18,17 @@
 //!
 //! Dense linear algebra (Cholesky $LL^T$, triangular solves and inverse) is
 //! faer's; Gram matrices and gradient traces are built in parallel with rayon.
+//! The gradient needs only the lower triangle of $K^{-1}$ and closed-form
+//! $\partial K_{ij}/\partial\theta_p$ of each pair's distance, so all traces
+//! come from one pass over the lower triangle (no derivative matrices; the
+//! column sums are added in a fixed order, so results do not depend on the
+//! thread count).
+//!
+//! # Speed
+//! `cargo bench --bench gasmap_gp` (release, 9-pixel strips, n = 2000, 2-core
+//! machine shared with other builds): Cholesky 132 ms, Cholesky + inverse
+//! 546 ms, one log marginal likelihood with its gradient 728 ms (1.33 s
+//! before the fused pass).
 //!
 //! # Jitter
 //! When $K$ is numerically not positive definite, $\epsilon\,\overline{K_{ii}}$

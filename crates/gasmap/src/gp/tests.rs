@@ -576,3 +576,32 @@ fn strip_gp_rejects_bad_input() {
     assert!(gp.predict_plane(1, s_nan.view()).is_err());
     assert!(gp.predict_plane(1, Array2::zeros((0, 3)).view()).is_err());
 }
+
+#[test]
+fn lml_gradient_is_bit_identical_on_one_and_two_threads() {
+    use super::exact::{inverse_from_factor, lml_gradient};
+    let n = 300;
+    let x = random_inputs(n, 3, 2.0, 11);
+    let xf = flat(&x);
+    let mut rng = rng_from_seed(12);
+    let y: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+    for k in [
+        Matern32Kernel::isotropic(1.3, 0.9, Some(0.2), 0.1).unwrap(),
+        Matern32Kernel::ard(0.7, vec![0.5, 1.5, 2.5], Some(0.1), 0.08).unwrap(),
+    ] {
+        let ev = ln_marginal_likelihood(&k, &xf, 3, &y, false).unwrap();
+        let kinv = inverse_from_factor(ev.factor.as_ref());
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| lml_gradient(&k, &xf, 3, &ev.alpha, &kinv))
+        };
+        let (g1, g2) = (on(1), on(2));
+        assert_eq!(g1.len(), k.n_params());
+        for (a, b) in g1.iter().zip(&g2) {
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+    }
+}

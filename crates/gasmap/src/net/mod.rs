@@ -53,20 +53,19 @@
 //! # Speed
 //!
 //! `cargo bench --bench gasmap_net` (release, `f32`, batch 8192, one epoch
-//! of 65 536 samples), measured while the 2-core machine was heavily shared
-//! (load average 9–13; darkprobe-nn's plain 49-128-64-64-1 MLP bench ran at
-//! 0.30 M samples/s in the same minutes, against 0.84 M when quiet):
+//! of 65 536 samples), on the 2-core machine heavily shared with other
+//! builds (load average 8–11, so the 2-thread rows gain little):
 //!
 //! | threads | network epoch only | `PatchNet::fit`, 1 epoch, 256 × 256 plane |
 //! | --- | --- | --- |
-//! | 1 | 39 k samples/s (1.67 s) | 49 k samples/s (1.34 s) |
-//! | 2 | 44 k samples/s (1.47 s) | 48 k samples/s (1.37 s) |
+//! | 1 | 75 k samples/s (0.88 s) | 77 k samples/s (0.85 s) |
+//! | 2 | 80 k samples/s (0.82 s) | 71 k samples/s (0.92 s) |
 //!
-//! The patch network is several times slower per sample than the plain MLP
-//! of the same widths: a profile shows the matrix products at about 10 % of
-//! the time, darkprobe-nn's batch-norm column passes at about 45 % and the
-//! PReLU backward pass (shared-slope accumulation, per-element index
-//! modulo) at about 23 %. These are the places to optimise in darkprobe-nn.
+//! Before darkprobe-nn's batch-norm and PReLU passes were made row-major
+//! (per-column constants hoisted out of the row loops, no per-element index
+//! modulo, the PReLU input and slope gradients in one pass; a profile had
+//! them at about 45 % and 23 % of the time) the same bench gave 39–44 k
+//! samples/s for the epoch and 48–49 k for the fit, under a similar load.
 //!
 //! # Reference
 //! A. Shmakov, C. Karwin, M. Tavakoli, S. Murgia, P. Baldi, *Deep Learning to

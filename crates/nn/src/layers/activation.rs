@@ -440,19 +440,75 @@ impl<T: Float> Layer<T> for PRelu<T> {
         let d = x.len() / rows;
         let a = &self.slope;
         let shared = a.len() == 1;
-        if let Some(dx) = dx {
-            for (k, (o, (&v, &g))) in dx.iter_mut().zip(x.iter().zip(dy)).enumerate() {
-                let s = if shared { a[0] } else { a[k % d] };
-                *o = if v > T::ZERO { g } else { s * g };
+        // Row-major passes: one slope per column of a row (or one for all),
+        // the slope sums accumulated row by row into this block's scratch.
+        // No index arithmetic in the inner loops; the block partials are added
+        // in block order by `reduce_block_scratch`.
+        let z = T::ZERO;
+        let slope_sum = if ctx.param_grads {
+            scratch.fill(z);
+            Some(scratch)
+        } else {
+            None
+        };
+        match (dx, slope_sum) {
+            (Some(dx), Some(acc)) if shared => {
+                let s = a[0];
+                let mut t = z;
+                for (o, (&v, &g)) in dx.iter_mut().zip(x.iter().zip(dy)) {
+                    let neg = v <= z;
+                    *o = if neg { s * g } else { g };
+                    t += if neg { g * v } else { z };
+                }
+                acc[0] = t;
             }
-        }
-        if ctx.param_grads {
-            scratch.fill(T::ZERO);
-            for (k, (&v, &g)) in x.iter().zip(dy).enumerate() {
-                if v <= T::ZERO {
-                    scratch[if shared { 0 } else { k % d }] += g * v;
+            (Some(dx), Some(acc)) => {
+                for ((dr, xr), gr) in dx
+                    .chunks_exact_mut(d)
+                    .zip(x.chunks_exact(d))
+                    .zip(dy.chunks_exact(d))
+                {
+                    for ((((o, &v), &g), &s), t) in
+                        dr.iter_mut().zip(xr).zip(gr).zip(a).zip(acc.iter_mut())
+                    {
+                        let neg = v <= z;
+                        *o = if neg { s * g } else { g };
+                        *t += if neg { g * v } else { z };
+                    }
                 }
             }
+            (Some(dx), None) if shared => {
+                let s = a[0];
+                for (o, (&v, &g)) in dx.iter_mut().zip(x.iter().zip(dy)) {
+                    *o = if v <= z { s * g } else { g };
+                }
+            }
+            (Some(dx), None) => {
+                for ((dr, xr), gr) in dx
+                    .chunks_exact_mut(d)
+                    .zip(x.chunks_exact(d))
+                    .zip(dy.chunks_exact(d))
+                {
+                    for (((o, &v), &g), &s) in dr.iter_mut().zip(xr).zip(gr).zip(a) {
+                        *o = if v <= z { s * g } else { g };
+                    }
+                }
+            }
+            (None, Some(acc)) if shared => {
+                let mut t = z;
+                for (&v, &g) in x.iter().zip(dy) {
+                    t += if v <= z { g * v } else { z };
+                }
+                acc[0] = t;
+            }
+            (None, Some(acc)) => {
+                for (xr, gr) in x.chunks_exact(d).zip(dy.chunks_exact(d)) {
+                    for ((&v, &g), t) in xr.iter().zip(gr).zip(acc.iter_mut()) {
+                        *t += if v <= z { g * v } else { z };
+                    }
+                }
+            }
+            (None, None) => {}
         }
     }
     fn reduce_block_scratch(&mut self, partials: &[T], n_blocks: usize, stride: usize, ctx: &Ctx) {

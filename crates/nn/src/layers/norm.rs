@@ -252,14 +252,23 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
         }
         self.last = Some((ctx.mode, n));
         y.resize(n, d);
-        let (mean, inv_std, gamma, beta) = (&self.mean, &self.inv_std, &self.gamma, &self.beta);
+        // Per-column scale gamma / sigma, so each row is one fused pass.
+        let scale: Vec<T> = self
+            .gamma
+            .iter()
+            .zip(&self.inv_std)
+            .map(|(&g, &s)| g * s)
+            .collect();
+        let (mean, scale, beta) = (&self.mean, &scale, &self.beta);
         for_blocks(ctx.par, n, y.as_mut_slice(), d, |_, r0, r1, yb| {
             for (yr, xr) in yb
                 .chunks_exact_mut(d)
                 .zip(xs[r0 * d..r1 * d].chunks_exact(d))
             {
-                for j in 0..d {
-                    yr[j] = gamma[j] * (xr[j] - mean[j]) * inv_std[j] + beta[j];
+                for ((((o, &v), &m), &c), &b) in
+                    yr.iter_mut().zip(xr).zip(mean).zip(scale).zip(beta)
+                {
+                    *o = (v - m) * c + b;
                 }
             }
         });
@@ -303,11 +312,15 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
                         .chunks_exact(d)
                         .zip(dys[r0 * d..r1 * d].chunks_exact(d))
                     {
-                        for j in 0..d {
-                            let g = gr[j].to_f64();
-                            let xh = ((xr[j] - mean[j]) * inv_std[j]).to_f64();
-                            sdy[j] += g;
-                            sdyx[j] += g * xh;
+                        for (((a, b), (&v, &g)), (&m, &is)) in sdy
+                            .iter_mut()
+                            .zip(sdyx.iter_mut())
+                            .zip(xr.iter().zip(gr))
+                            .zip(mean.iter().zip(inv_std))
+                        {
+                            let g = g.to_f64();
+                            *a += g;
+                            *b += g * ((v - m) * is).to_f64();
                         }
                     }
                 },
@@ -321,24 +334,41 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
         }
         if let Some(dx) = dx {
             dx.resize(n, d);
-            let (mean, inv_std, gamma) = (&self.mean, &self.inv_std, &self.gamma);
+            // dx_ij = gamma_j / sigma_j * (dy_ij - b_j - (x_ij - mu_j) c_j) with the
+            // per-column constants b_j = sum_i dy_ij / N and
+            // c_j = sum_i dy_ij xhat_ij / (N sigma_j) (both 0 in inference
+            // mode): one contiguous pass per row, no per-element conversions.
             let train = mode == Mode::Train;
-            let nf = T::from_f64(n as f64);
-            let sums = &self.sums;
+            let nf = n as f64;
+            let scale: Vec<T> = (0..d).map(|j| self.gamma[j] * self.inv_std[j]).collect();
+            let (b, c): (Vec<T>, Vec<T>) = if train {
+                (0..d)
+                    .map(|j| {
+                        (
+                            T::from_f64(self.sums[j] / nf),
+                            T::from_f64(self.sums[d + j] / nf * self.inv_std[j].to_f64()),
+                        )
+                    })
+                    .unzip()
+            } else {
+                (vec![T::ZERO; d], vec![T::ZERO; d])
+            };
+            let (mean, scale, b, c) = (&self.mean, &scale, &b, &c);
             for_blocks(ctx.par, n, dx.as_mut_slice(), d, |_, r0, r1, db| {
                 for ((dr, xr), gr) in db
                     .chunks_exact_mut(d)
                     .zip(xs[r0 * d..r1 * d].chunks_exact(d))
                     .zip(dys[r0 * d..r1 * d].chunks_exact(d))
                 {
-                    for j in 0..d {
-                        dr[j] = if train {
-                            let xh = (xr[j] - mean[j]) * inv_std[j];
-                            let (sdy, sdyx) = (T::from_f64(sums[j]), T::from_f64(sums[d + j]));
-                            gamma[j] * inv_std[j] / nf * (nf * gr[j] - sdy - xh * sdyx)
-                        } else {
-                            gamma[j] * inv_std[j] * gr[j]
-                        };
+                    for (((((o, &v), &g), &m), &sc), (&bj, &cj)) in dr
+                        .iter_mut()
+                        .zip(xr)
+                        .zip(gr)
+                        .zip(mean)
+                        .zip(scale)
+                        .zip(b.iter().zip(c))
+                    {
+                        *o = sc * (g - bj - (v - m) * cj);
                     }
                 }
             });
