@@ -13,8 +13,9 @@
 //! Environment: `PEERS_GP_SIZES` (default `2000,7840`), `PEERS_GP_RESTARTS`
 //! (default 2), `PEERS_GP_FIT_MAX_N` (largest n for which the full
 //! hyperparameter fit is timed, default 2000; above it only one log marginal
-//! likelihood evaluation with gradient is timed), `PEERS_REPS` (repetitions
-//! of short measurements, default 5).
+//! likelihood evaluation with gradient is timed), `PEERS_GP_FIT_REPS`
+//! (repetitions of the GP fit, default 1), `PEERS_REPS` (repetitions of
+//! short measurements, default 5).
 
 use darkprobe::core::progress::NoProgress;
 use darkprobe::core::table::write_csv_columns;
@@ -191,10 +192,18 @@ fn row_limits() -> Result<(), BoxError> {
     let params = AnalysisOptions::default().background;
     let model = BackgroundModel::new(&v, &params)?;
     // Every generated void has counts > 0 in all bins, so all enter the JB pdf.
-    let ln_y0: Vec<f64> = v.counts_in_bin(0)?.iter().map(|&c| (c as f64).ln()).collect();
+    let ln_y0: Vec<f64> = v
+        .counts_in_bin(0)?
+        .iter()
+        .map(|&c| (c as f64).ln())
+        .collect();
     write_csv_columns(
         dir.join("voids.csv"),
-        &[("l_deg", v.l_deg()), ("b_deg", v.b_deg()), ("ln_y0", &ln_y0)],
+        &[
+            ("l_deg", v.l_deg()),
+            ("b_deg", v.b_deg()),
+            ("ln_y0", &ln_y0),
+        ],
     )?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut inputs = Vec::new();
@@ -276,7 +285,12 @@ fn row_limits() -> Result<(), BoxError> {
     }
     let knames: Vec<String> = (0..6).map(|k| format!("k{k}")).collect();
     let mut kpairs: Vec<(&str, &[f64])> = vec![("mass_gev", &km), ("dwarf", &kd)];
-    kpairs.extend(knames.iter().zip(&kb).map(|(n, c)| (n.as_str(), c.as_slice())));
+    kpairs.extend(
+        knames
+            .iter()
+            .zip(&kb)
+            .map(|(n, c)| (n.as_str(), c.as_slice())),
+    );
     write_csv_columns(dir.join("k.csv"), &kpairs)?;
 
     println!("limits: 8 dwarfs, 6 bins, Gaussian log10 J, 1 thread");
@@ -300,7 +314,8 @@ fn row_limits() -> Result<(), BoxError> {
         })
     })?;
     r.put_f("profile_warm_time_s", t);
-    let (t, ul) = one_thread(|| median_secs(reps() * 4, || like.upper_limit(&LimitOptions::default())))?;
+    let (t, ul) =
+        one_thread(|| median_secs(reps() * 4, || like.upper_limit(&LimitOptions::default())))?;
     let ul = ul?;
     r.put_f("limit_time_s", t);
     r.put_f("limit_sigma_v_ul_cm3_s", ul.sigma_v_ul_cm3_s);
@@ -320,7 +335,8 @@ fn row_limits() -> Result<(), BoxError> {
             };
             let (t, scan) = one_thread(|| {
                 median_secs(reps(), || {
-                    DwarfAnalysis::new(inputs.clone(), o.clone()).and_then(|a| a.scan(&spec, &masses))
+                    DwarfAnalysis::new(inputs.clone(), o.clone())
+                        .and_then(|a| a.scan(&spec, &masses))
                 })
             })?;
             let scan = scan?;
@@ -458,7 +474,10 @@ fn row_gp() -> Result<(), BoxError> {
         let (x, y) = gp_synthetic(n, 7);
         let names: Vec<String> = (0..9).map(|k| format!("x{k}")).collect();
         write_matrix(&dir.join(format!("X_{n}.csv")), &names, &x)?;
-        write_csv_columns(dir.join(format!("y_{n}.csv")), &[("y", y.as_slice().unwrap_or(&[]))])?;
+        write_csv_columns(
+            dir.join(format!("y_{n}.csv")),
+            &[("y", y.as_slice().unwrap_or(&[]))],
+        )?;
         // Both sides fit the standardised data: darkprobe's map is written
         // so the peer applies the identical one.
         let st = Standardizer::from_data(x.view(), y.view());
@@ -494,7 +513,7 @@ fn row_gp() -> Result<(), BoxError> {
                 seed: 1,
                 ..GpParams::default()
             };
-            let (t, gp) = median_secs(if n > 4000 { 1 } else { 3 }, || {
+            let (t, gp) = median_secs(env_usize("PEERS_GP_FIT_REPS", 1), || {
                 ExactGp::fit(x.view(), y.view(), &params)
             });
             let gp = gp?;
@@ -589,8 +608,14 @@ fn row_flows() -> Result<(), BoxError> {
             (x, [s * g(), s * g(), s * g()])
         })
         .unzip();
-    let xv = Array2::from_shape_fn((x.len(), 6), |(i, j)| if j < 3 { x[i][j] } else { v[i][j - 3] });
-    let names: Vec<String> = ["x", "y", "z", "vx", "vy", "vz"].iter().map(|s| s.to_string()).collect();
+    let xv = Array2::from_shape_fn(
+        (x.len(), 6),
+        |(i, j)| if j < 3 { x[i][j] } else { v[i][j - 3] },
+    );
+    let names: Vec<String> = ["x", "y", "z", "vx", "vy", "vz"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     write_matrix(&dir.join("stars.csv"), &names, &xv)?;
     let mut opts = FitOptions::default();
     opts.train.max_epochs = 1;
@@ -600,7 +625,9 @@ fn row_flows() -> Result<(), BoxError> {
         opts.n_blocks, opts.hidden
     );
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
         let (t_step, t_eval) = pool.install(|| -> Result<(f64, f64), BoxError> {
             let mut m = PhaseSpaceFlow::fit(&x[..2048], &v[..2048], &opts, 1, &NoProgress)?.0;
             let mut opt_p = Adam::new(1e-3)?;
@@ -625,7 +652,10 @@ fn row_flows() -> Result<(), BoxError> {
             Ok((blocks[blocks.len() / 2], t_eval))
         })?;
         r.put(&format!("threads{threads}_step_time_s"), t_step);
-        r.put(&format!("threads{threads}_step_samples_per_s"), 1024.0 / t_step);
+        r.put(
+            &format!("threads{threads}_step_samples_per_s"),
+            1024.0 / t_step,
+        );
         r.put(&format!("threads{threads}_ln_f_grad_10000_time_s"), t_eval);
     }
     r.save(&dir)

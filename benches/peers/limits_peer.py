@@ -162,7 +162,7 @@ def main():
         ref = float(rep["profile_neg2_ln_l"])
         summary("iminuit Migrad", "stacked profile, 8 dwarfs x 6 bins, case J (cold start)",
                 t, float(rep["profile_cold_time_s"]),
-                f"|d(-2lnL)| = {abs(val - ref):.1e}")
+                f"-2lnL differs by {abs(val - ref):.1e}")
         print(f"    darkprobe warm-started profile: {float(rep['profile_warm_time_s']) * 1e6:.3g} us")
 
     # b. one 95% limit.
