@@ -5,7 +5,8 @@
 //! median wall time of 5 repetitions for the exact and the tree (rtol 1e-6)
 //! paths. `python3 benches/peers/kde_peer.py` then runs scikit-learn's
 //! `KernelDensity` (and SciPy's `gaussian_kde`) on the very same files and
-//! prints times, agreement and ratios.
+//! prints times, agreement and ratios (darkprobe times are written to
+//! `target/peers/kde_darkprobe_times.csv`).
 
 use darkprobe::core::table::write_csv_columns;
 use darkprobe::kde::{Bandwidth, GaussianKde, Tolerance};
@@ -51,6 +52,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("create target/peers");
     let threads = rayon::current_num_threads();
     println!("darkprobe KDE, 3-D, bandwidth {BANDWIDTH}, {threads} rayon threads");
+    let mut times = String::from("key,value\n");
     for (n_train, tag) in [(10_000usize, "1e4"), (100_000, "1e5")] {
         let train = normal(n_train, 3, 1);
         let queries = normal(10_000, 3, 2);
@@ -79,8 +81,12 @@ fn main() {
             .zip(tree.iter())
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
+        times.push_str(&format!(
+            "exact_{tag}_time_s,{t_exact}\ntree_{tag}_time_s,{t_tree}\nthreads,{threads}\n"
+        ));
         println!(
             "train {n_train:>6} x query 10000: exact {t_exact:.3} s, tree(rtol 1e-6, incl. build) {t_tree:.3} s, max |d ln p| tree vs exact {max_dev:.2e}"
         );
     }
+    std::fs::write(dir.join("kde_darkprobe_times.csv"), times).expect("write darkprobe times");
 }

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from _common import summary
+
 root = os.path.join(os.path.dirname(__file__), "..", "..", "target", "peers")
 BW = 0.2
 
@@ -34,6 +36,12 @@ def main():
     from scipy.stats import gaussian_kde
 
     q = load("kde_query.csv")
+    dp = {}
+    times_path = os.path.join(root, "kde_darkprobe_times.csv")
+    if os.path.exists(times_path):
+        with open(times_path) as f:
+            next(f)
+            dp = dict(line.strip().split(",", 1) for line in f if line.strip())
     for tag in sys.argv[1:] or ["1e4", "1e5"]:
         path = os.path.join(root, f"kde_train_{tag}.csv")
         if not os.path.exists(path):
@@ -49,6 +57,11 @@ def main():
         t_sk, y_sk = median_time(sk, reps)
         print(f"sklearn KernelDensity rtol=1e-6 train {tag}: {t_sk:.3f} s, "
               f"max |d ln p| vs darkprobe exact {np.max(np.abs(y_sk - ref)):.2e}")
+        if f"tree_{tag}_time_s" in dp:
+            summary("sklearn KernelDensity (kd-tree, rtol 1e-6, incl. fit)",
+                    f"KDE 3-D, {tag} train x 1e4 queries, bw {BW}; darkprobe tree rtol 1e-6 "
+                    "incl. build", t_sk, float(dp[f"tree_{tag}_time_s"]),
+                    f"max |d ln p| {np.max(np.abs(y_sk - ref)):.1e}")
 
         def sp():
             kde = gaussian_kde(x.T)
@@ -62,6 +75,11 @@ def main():
             t_sp, y_sp = median_time(sp, reps)
             print(f"scipy gaussian_kde train {tag}: {t_sp:.3f} s, "
                   f"max |d ln p| vs darkprobe exact {np.max(np.abs(y_sp - ref)):.2e}")
+            if f"exact_{tag}_time_s" in dp:
+                summary("scipy gaussian_kde (exact)",
+                        f"KDE 3-D, {tag} train x 1e4 queries, bw {BW}; darkprobe exact",
+                        t_sp, float(dp[f"exact_{tag}_time_s"]),
+                        f"max |d ln p| {np.max(np.abs(y_sp - ref)):.1e}")
         except Exception as e:  # private attributes differ across SciPy versions
             print(f"scipy gaussian_kde skipped: {e}", file=sys.stderr)
 
