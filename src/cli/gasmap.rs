@@ -614,7 +614,7 @@ fn unwrap_degrees(deg: &[f64]) -> Vec<f64> {
         };
         out.push(v);
     }
-    let crosses = out.iter().any(|&v| v < 0.0 || v >= 360.0);
+    let crosses = out.iter().any(|&v| !(0.0..360.0).contains(&v));
     let above = out.iter().filter(|&&v| v > 180.0).count();
     if crosses && 2 * above > out.len() {
         out.iter_mut().for_each(|v| *v -= 360.0);
