@@ -166,10 +166,12 @@ fn check_samples(xs: &[f64], ys: &[f64]) -> Result<()> {
         ));
     }
     validate_grid("xs", xs)?;
-    for (i, &y) in ys.iter().enumerate() {
-        check_finite(&format!("ys[{i}]"), y)?;
+    // Name the offending sample only on failure: formatting the name for
+    // every sample used to cost more than the integral itself.
+    match ys.iter().position(|y| !y.is_finite()) {
+        Some(i) => check_finite(&format!("ys[{i}]"), ys[i]).map(|_| ()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The trapezoidal-rule integral of the samples `(xs[i], ys[i])`.
