@@ -386,12 +386,14 @@ fn void_mixture_sampler_matches_the_library_pdf() {
 
 /// Case J: coverage of the 95% upper limit (see the module docs).
 #[test]
+#[ignore = "slow: run in CI"]
 fn case_j_limits_cover_at_95_percent() {
-    check_case(Case::J, 400, 11);
+    check_case(Case::J, 500, 11);
 }
 
 /// Case JB: coverage of the 95% upper limit (see the module docs).
 #[test]
+#[ignore = "slow: run in CI"]
 fn case_jb_limits_cover_at_95_percent() {
-    check_case(Case::JB, 400, 21);
+    check_case(Case::JB, 500, 21);
 }
