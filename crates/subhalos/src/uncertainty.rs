@@ -4,7 +4,7 @@
 //! observed information is $I = -\nabla^2 \ln L(\hat z)$ and the asymptotic
 //! covariance is $\Sigma_z = I^{-1}$ (Efron & Hinkley 1978). The free
 //! coordinates are the independent weights and the six ROI-scaled shift
-//! parameters $(\tilde b_d, \tilde c_d)$ ([`SigmoidShift::to_scaled`]):
+//! parameters $(\tilde b_d, \tilde c_d)$ ([`SigmoidShift::to_scaled`](crate::SigmoidShift::to_scaled)):
 //!
 //! - with free class fractions, $\pi_1, \dots, \pi_{K-1}$ and the free extra
 //!   weights; $\pi_0 = 1 - \sum_\mathrm{fixed} \pi_e - \sum_{\text{others}}$ is
@@ -225,7 +225,7 @@ impl ShiftMixture {
                 .map(|(_, w)| *w),
         )
         .collect();
-        if let Some(w) = weights.iter().find(|w| !(**w > 3.0 * h_weight)) {
+        if let Some(w) = weights.iter().find(|w| w.is_nan() || **w <= 3.0 * h_weight) {
             return Err(Error::invalid_param(
                 "fitted weight",
                 w,
@@ -235,13 +235,17 @@ impl ShiftMixture {
         }
         if let Some(t) = theta0 {
             let b = self.max_steepness();
-            for j in 0..6 {
+            for (j, &tj) in t.iter().enumerate() {
                 let (lo, hi) = if j < 3 { (-b, b) } else { CENTRE_BOUNDS };
-                let h = 2e-4 * t[j].abs().max(1.0);
-                if t[j] - lo < 2.0 * h || hi - t[j] < 2.0 * h {
+                let h = 2e-4 * tj.abs().max(1.0);
+                if tj - lo < 2.0 * h || hi - tj < 2.0 * h {
+                    let what = if j < 3 { "slope" } else { "centre" };
                     return Err(Error::invalid_param(
-                        format!("fitted scaled shift parameter {j}"),
-                        t[j],
+                        format!(
+                            "fitted {what}[{}] (ROI-scaled)",
+                            FEATURE_NAMES[j % 3]
+                        ),
+                        tj,
                         format!("inside its bounds [{lo}, {hi}] (a parameter on a bound has no observed-information error)"),
                     )
                     .into());
@@ -504,15 +508,15 @@ mod tests {
             let q = [data.ln_pdf(i, 0).exp(), data.ln_pdf(i, 1).exp(), 1.0 / vol];
             let px = pi[0] * q[0] + pi[1] * q[1] + pi[2] * q[2];
             let g = [(q[1] - q[0]) / px, (q[2] - q[0]) / px];
-            for a in 0..2 {
-                for b in 0..2 {
-                    info[a][b] += g[a] * g[b];
+            for (row, ga) in info.iter_mut().zip(g) {
+                for (v, gb) in row.iter_mut().zip(g) {
+                    *v += ga * gb;
                 }
             }
         }
-        for a in 0..2 {
-            for b in 0..2 {
-                assert_relative_eq!(err.information[[a, b]], info[a][b], max_relative = 1e-5);
+        for (a, row) in info.iter().enumerate() {
+            for (b, v) in row.iter().enumerate() {
+                assert_relative_eq!(err.information[[a, b]], *v, max_relative = 1e-5);
             }
         }
         // The errors: the dependent weight from the covariance of the others.

@@ -208,16 +208,27 @@ struct Outcome {
     at_edge: bool,
 }
 
+/// The world of the limit-coverage tests.
+struct Setup {
+    model: ShiftMixture,
+    dm: DmComponent,
+    astro: MixtureParams,
+    opts: DmSearchOptions,
+}
+
 fn search_mocks(
-    model: &ShiftMixture,
-    astro: &MixtureParams,
-    dm: &DmComponent,
+    setup: &Setup,
     sv_true: f64,
-    opts: &DmSearchOptions,
     n_sources: usize,
     n_mocks: usize,
     seed: u64,
 ) -> Vec<Outcome> {
+    let Setup {
+        model,
+        dm,
+        astro,
+        opts,
+    } = setup;
     map_indices(n_mocks, |i| {
         let mut rng = rng_for_index(seed, i as u64);
         let mock = sample_with_dm(model, astro, dm, sv_true, n_sources, &mut rng).unwrap();
@@ -249,7 +260,7 @@ fn search_mocks(
     })
 }
 
-fn coverage_setup() -> (ShiftMixture, DmComponent, MixtureParams, DmSearchOptions) {
+fn coverage_setup() -> Setup {
     let astro = MixtureParams {
         class_weights: vec![0.7, 0.3],
         extra_weights: vec![],
@@ -261,7 +272,12 @@ fn coverage_setup() -> (ShiftMixture, DmComponent, MixtureParams, DmSearchOption
         ts_limit: 2.71,
         ..DmSearchOptions::default()
     };
-    (astro_model(), dm_component(7), astro, opts)
+    Setup {
+        model: astro_model(),
+        dm: dm_component(7),
+        astro,
+        opts,
+    }
 }
 
 /// Coverage at threshold `c` from the profile at the true value.
@@ -284,10 +300,11 @@ fn disagreements(out: &[Outcome], sv: f64, c: f64) -> usize {
 #[test]
 #[ignore = "slow: run in CI"]
 fn dm_limits_cover_at_95_percent() {
-    let (model, dm, astro, opts) = coverage_setup();
+    let setup = coverage_setup();
+    let dm = &setup.dm;
     let (n_sources, n) = (200, 200);
-    let sv = sigma_v_for(&dm, 12.0);
-    let out = search_mocks(&model, &astro, &dm, sv, &opts, n_sources, n, 602);
+    let sv = sigma_v_for(dm, 12.0);
+    let out = search_mocks(&setup, sv, n_sources, n, 602);
     assert!(out.iter().all(|o| !o.at_edge));
     let covered = out.iter().filter(|o| sv <= o.ul).count() as f64 / n as f64;
     let disagree = disagreements(&out, sv, 2.71);
@@ -311,9 +328,10 @@ fn dm_limits_cover_at_95_percent() {
 #[test]
 #[ignore = "slow: run in CI"]
 fn dm_limits_at_the_expected_limit_and_without_signal() {
-    let (model, dm, astro, opts) = coverage_setup();
-    let (n_sources, n) = (200, 100);
-    let null = search_mocks(&model, &astro, &dm, 0.0, &opts, n_sources, n, 601);
+    let setup = coverage_setup();
+    let dm = &setup.dm;
+    let (n_sources, n) = (200, 150);
+    let null = search_mocks(&setup, 0.0, n_sources, n, 601);
     assert!(null.iter().all(|o| o.ul > 0.0 && !o.at_edge));
     let size = null.iter().filter(|o| o.ts0 > 2.71).count() as f64 / n as f64;
     let mut uls: Vec<f64> = null.iter().map(|o| o.ul).collect();
@@ -326,7 +344,7 @@ fn dm_limits_at_the_expected_limit_and_without_signal() {
     );
     assert!(size <= 0.05 + 3.0 * binomial_sigma(0.05, n), "size {size}");
     let sv = median;
-    let out = search_mocks(&model, &astro, &dm, sv, &opts, n_sources, n, 603);
+    let out = search_mocks(&setup, sv, n_sources, n, 603);
     let covered = out.iter().filter(|o| sv <= o.ul).count() as f64 / n as f64;
     let c384 = cover_at(&out, sv, 3.84);
     eprintln!(
