@@ -126,6 +126,7 @@ pub mod model;
 pub mod population;
 pub mod search;
 pub mod shift;
+pub mod uncertainty;
 
 pub use catalog::{read_feature_table, read_probcat_dr2, Catalog, Source, PAPER_MIN_ABS_GLAT_DEG};
 pub use compare::{compare_shift_models, LrTest, ModelComparison};
@@ -146,6 +147,7 @@ pub use search::{
     ProfilePoint,
 };
 pub use shift::{ModulationQuadrature, SigmoidShift};
+pub use uncertainty::ParameterErrors;
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]

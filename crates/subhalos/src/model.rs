@@ -255,7 +255,7 @@ impl MixtureFit {
 
 /// Astrophysical part of the internal parameter state.
 #[derive(Debug, Clone, PartialEq)]
-enum Astro {
+pub(crate) enum Astro {
     /// Free class weights $\pi_k$ (absolute).
     Free(Vec<f64>),
     /// Block weight $A$; the classes keep the associated fractions before modulation.
@@ -263,15 +263,15 @@ enum Astro {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct State {
-    astro: Astro,
-    extra: Vec<f64>,
-    theta: Option<[f64; 6]>,
+pub(crate) struct State {
+    pub(crate) astro: Astro,
+    pub(crate) extra: Vec<f64>,
+    pub(crate) theta: Option<[f64; 6]>,
 }
 
 /// The quantities of one E-step.
-struct Eval {
-    ln_l: f64,
+pub(crate) struct Eval {
+    pub(crate) ln_l: f64,
     /// `resp[i * n_comp + c]`.
     resp: Vec<f64>,
     /// $\sum_i r_{ic}$.
@@ -623,7 +623,7 @@ impl ShiftMixture {
         }
     }
 
-    fn evaluate(
+    pub(crate) fn evaluate(
         &self,
         data: &PreparedData,
         extras: &[ExtraComponent],
