@@ -110,6 +110,37 @@ fn os(s: &str) -> &std::ffi::OsStr {
     std::ffi::OsStr::new(s)
 }
 
+/// True when `out` was left behind: a file, or a folder with any entry.
+fn output_left(out: &Path) -> bool {
+    if out.is_dir() {
+        std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some())
+    } else {
+        out.exists()
+    }
+}
+
+/// Runs one bad-input case: the binary with `args` must exit with status 2,
+/// its stderr must contain every part of `expect`, and nothing may be left at
+/// `out`. A failed check is pushed to `failures`, prefixed by `label`.
+/// Returns stderr for further checks.
+fn check_case(
+    failures: &mut Vec<String>,
+    label: &str,
+    args: &[&std::ffi::OsStr],
+    expect: &[&str],
+    out: &Path,
+) -> String {
+    let (code, err) = run(args);
+    let missing: Vec<_> = expect.iter().filter(|w| !err.contains(*w)).collect();
+    let left = output_left(out);
+    if code != Some(2) || !missing.is_empty() || left {
+        failures.push(format!(
+            "{label}: exit {code:?}, output left {left}, message lacks {missing:?}: {err}"
+        ));
+    }
+    err
+}
+
 #[test]
 fn the_synthetic_package_is_valid() {
     let dir = scratch("valid");
@@ -169,7 +200,7 @@ fn dwarfs_background_rejects_each_defective_package_file() {
         pkg_case(
             "default_dwarf_summary_table.dat",
             format!("{head}{}", draco.replacen("3e11", "-3e11", 1)),
-            &["line 2", "exposure bin 0", "-300000000000"],
+            &["line 2", "exposure bin 0", "(found '-3e11')"],
         ),
         pkg_case(
             "default_dwarf_summary_table.dat",
@@ -228,27 +259,24 @@ fn dwarfs_background_rejects_each_defective_package_file() {
         write_package(&pkg);
         std::fs::write(pkg.join(c.file), &c.content).unwrap();
         let out = dir.join(format!("out{k}.csv"));
-        let (code, err) = run(&[
-            os("--quiet"),
-            os("dwarfs"),
-            os("background"),
-            os("--data-dir"),
-            pkg.as_os_str(),
-            os("--out"),
-            out.as_os_str(),
-        ]);
         let file_name = Path::new(c.file).file_name().unwrap().to_str().unwrap();
-        let missing: Vec<_> = std::iter::once(file_name)
-            .chain(c.expect.iter().copied())
-            .filter(|w| !err.contains(w))
-            .collect();
-        if code != Some(2) || !missing.is_empty() || out.exists() {
-            failures.push(format!(
-                "{} case {k}: exit {code:?}, output exists {}, message lacks {missing:?}: {err}",
-                c.file,
-                out.exists()
-            ));
-        }
+        let mut expect = vec![file_name];
+        expect.extend(c.expect.iter().copied());
+        check_case(
+            &mut failures,
+            &format!("{} case {k}", c.file),
+            &[
+                os("--quiet"),
+                os("dwarfs"),
+                os("background"),
+                os("--data-dir"),
+                pkg.as_os_str(),
+                os("--out"),
+                out.as_os_str(),
+            ],
+            &expect,
+            &out,
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -318,30 +346,33 @@ fn dwarfs_limits_and_check_reject_bad_masses_and_spectra() {
         if *flag == "--spectrum" {
             args.extend([os("--masses"), os("100")]);
         }
-        let (code, err) = run(&args);
-        let missing: Vec<_> = std::iter::once(*name)
-            .chain(expect.iter().copied())
-            .filter(|w| !err.contains(w))
-            .collect();
-        if code != Some(2) || !missing.is_empty() || out.exists() {
-            failures.push(format!(
-                "limits {flag} {name}: exit {code:?}, lacks {missing:?}: {err}"
-            ));
-        }
+        let mut want = vec![*name];
+        want.extend(expect.iter().copied());
+        check_case(
+            &mut failures,
+            &format!("limits {flag} {name}"),
+            &args,
+            &want,
+            &out,
+        );
         if *flag == "--spectrum" {
-            let (code, err) = run(&[
-                os("--quiet"),
-                os("dwarfs"),
-                os("check"),
-                f.as_os_str(),
-                os("--sigma-v"),
-                os("3e-26"),
-                os("--data-dir"),
-                pkg.as_os_str(),
-            ]);
-            if code != Some(2) || !err.contains(*name) {
-                failures.push(format!("check {name}: exit {code:?}: {err}"));
-            }
+            // `check` writes no file: `out` is the path never created above.
+            check_case(
+                &mut failures,
+                &format!("check {name}"),
+                &[
+                    os("--quiet"),
+                    os("dwarfs"),
+                    os("check"),
+                    f.as_os_str(),
+                    os("--sigma-v"),
+                    os("3e-26"),
+                    os("--data-dir"),
+                    pkg.as_os_str(),
+                ],
+                &[name],
+                &out,
+            );
         }
     }
     // Arguments parsed as numbers or names.
@@ -373,13 +404,13 @@ fn dwarfs_limits_and_check_reject_bad_masses_and_spectra() {
         ];
         args.extend(extra.iter().map(|s| os(s)));
         args.extend([os("--out"), out.as_os_str()]);
-        let (code, err) = run(&args);
-        let missing: Vec<_> = expect.iter().filter(|w| !err.contains(*w)).collect();
-        if code != Some(2) || !missing.is_empty() || out.exists() {
-            failures.push(format!(
-                "limits {extra:?}: exit {code:?}, lacks {missing:?}: {err}"
-            ));
-        }
+        check_case(
+            &mut failures,
+            &format!("limits {extra:?}"),
+            &args,
+            expect,
+            &out,
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -439,24 +470,23 @@ fn flows_commands_reject_bad_star_and_point_tables() {
         let f = dir.join(name);
         std::fs::write(&f, content).unwrap();
         let out = dir.join(format!("{name}.json"));
-        let (code, err) = run(&[
-            os("--quiet"),
-            os("flows"),
-            os("fit"),
-            os("--stars"),
-            f.as_os_str(),
-            os("--out"),
-            out.as_os_str(),
-        ]);
-        let missing: Vec<_> = std::iter::once(*name)
-            .chain(expect.iter().copied())
-            .filter(|w| !err.contains(w))
-            .collect();
-        if code != Some(2) || !missing.is_empty() || out.exists() {
-            failures.push(format!(
-                "fit {name}: exit {code:?}, lacks {missing:?}: {err}"
-            ));
-        }
+        let mut want = vec![*name];
+        want.extend(expect.iter().copied());
+        check_case(
+            &mut failures,
+            &format!("fit {name}"),
+            &[
+                os("--quiet"),
+                os("flows"),
+                os("fit"),
+                os("--stars"),
+                f.as_os_str(),
+                os("--out"),
+                out.as_os_str(),
+            ],
+            &want,
+            &out,
+        );
     }
     let point_cases: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
         ("pt-empty.csv", Vec::new(), vec!["empty"]),
@@ -485,26 +515,25 @@ fn flows_commands_reject_bad_star_and_point_tables() {
         let f = dir.join(name);
         std::fs::write(&f, content).unwrap();
         let out = dir.join(format!("{name}.out.csv"));
-        let (code, err) = run(&[
-            os("--quiet"),
-            os("flows"),
-            os("accel"),
-            os("--model"),
-            model.as_os_str(),
-            os("--points"),
-            f.as_os_str(),
-            os("--out"),
-            out.as_os_str(),
-        ]);
-        let missing: Vec<_> = std::iter::once(*name)
-            .chain(expect.iter().copied())
-            .filter(|w| !err.contains(w))
-            .collect();
-        if code != Some(2) || !missing.is_empty() || out.exists() {
-            failures.push(format!(
-                "accel {name}: exit {code:?}, lacks {missing:?}: {err}"
-            ));
-        }
+        let mut want = vec![*name];
+        want.extend(expect.iter().copied());
+        check_case(
+            &mut failures,
+            &format!("accel {name}"),
+            &[
+                os("--quiet"),
+                os("flows"),
+                os("accel"),
+                os("--model"),
+                model.as_os_str(),
+                os("--points"),
+                f.as_os_str(),
+                os("--out"),
+                out.as_os_str(),
+            ],
+            &want,
+            &out,
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -551,28 +580,25 @@ fn subhalos_and_gasmap_reject_bad_catalogs_cubes_and_ranges() {
         }
         std::fs::write(&f, &bytes).unwrap();
         let out = dir.join(format!("{name}.out"));
-        let (code, err) = run(&[
-            os("--quiet"),
-            os("subhalos"),
-            os("fit"),
-            os("--features"),
-            f.as_os_str(),
-            os("--labelled"),
-            f.as_os_str(),
-            os("--out-dir"),
-            out.as_os_str(),
-        ]);
         let mut want: Vec<&str> = vec![name];
         want.extend(expect.iter().copied());
-        let missing: Vec<_> = want.into_iter().filter(|w| !err.contains(w)).collect();
-        let out_has_files = std::fs::read_dir(&out)
-            .map(|d| d.count() > 0)
-            .unwrap_or(false);
-        if code != Some(2) || !missing.is_empty() || out_has_files {
-            failures.push(format!(
-                "subhalos {name}: exit {code:?}, lacks {missing:?}: {err}"
-            ));
-        }
+        check_case(
+            &mut failures,
+            &format!("subhalos {name}"),
+            &[
+                os("--quiet"),
+                os("subhalos"),
+                os("fit"),
+                os("--features"),
+                f.as_os_str(),
+                os("--labelled"),
+                f.as_os_str(),
+                os("--out-dir"),
+                out.as_os_str(),
+            ],
+            &want,
+            &out,
+        );
     }
     // Gas-map cubes: not FITS, empty; a longitude range that is not numbers.
     let garbage = dir.join("garbage.fits");
@@ -581,44 +607,161 @@ fn subhalos_and_gasmap_reject_bad_catalogs_cubes_and_ranges() {
     std::fs::write(&empty, b"").unwrap();
     for bad in [&garbage, &empty] {
         let out = dir.join("eval.csv");
-        let (code, err) = run(&[
-            os("--quiet"),
-            os("gasmap"),
-            os("evaluate"),
-            os("--pred"),
-            bad.as_os_str(),
-            os("--target"),
-            bad.as_os_str(),
-            os("--out-csv"),
-            out.as_os_str(),
-        ]);
         let name = bad.file_name().unwrap().to_str().unwrap();
-        if code != Some(2) || !err.contains(name) || out.exists() {
-            failures.push(format!("gasmap evaluate {name}: exit {code:?}: {err}"));
-        }
+        check_case(
+            &mut failures,
+            &format!("gasmap evaluate {name}"),
+            &[
+                os("--quiet"),
+                os("gasmap"),
+                os("evaluate"),
+                os("--pred"),
+                bad.as_os_str(),
+                os("--target"),
+                bad.as_os_str(),
+                os("--out-csv"),
+                out.as_os_str(),
+            ],
+            &[name],
+            &out,
+        );
     }
     for range in ["300:abc", "300", "nan:340", "300:300"] {
         let out = dir.join("model.json");
-        let (code, err) = run(&[
+        let label = format!("gasmap train --train-lon {range}");
+        let err = check_case(
+            &mut failures,
+            &label,
+            &[
+                os("--quiet"),
+                os("gasmap"),
+                os("train"),
+                os("--model"),
+                os("linear"),
+                os("--co"),
+                garbage.as_os_str(),
+                os("--target"),
+                garbage.as_os_str(),
+                os("--train-lon"),
+                os(range),
+                os("--out"),
+                out.as_os_str(),
+            ],
+            &[],
+            &out,
+        );
+        // The range may be echoed in another case (NaN for nan).
+        if !err.to_lowercase().contains(range) {
+            failures.push(format!("{label}: message lacks {range:?}: {err}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A JSON model file larger than `DEFAULT_MAX_FILE_BYTES` is refused before
+/// it is read (exit 2, the file and its size named), and a FITS cube whose
+/// header declares absurd sizes is refused before cfitsio sees it (exit 2,
+/// the file, keyword and value named). The oversized model is a sparse file.
+#[test]
+fn oversized_models_and_absurd_fits_headers_are_refused() {
+    use darkprobe::core::table::DEFAULT_MAX_FILE_BYTES;
+    let dir = scratch("limits-models");
+    let big = dir.join("big-model.json");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(DEFAULT_MAX_FILE_BYTES + 1).unwrap();
+    drop(f);
+    let size = format!("{} bytes", DEFAULT_MAX_FILE_BYTES + 1);
+    let points = dir.join("points.csv");
+    std::fs::write(&points, "x_kpc,y_kpc,z_kpc\n8,0,0\n").unwrap();
+    // A FITS image declaring 10^6 x 10^6 x 10^3 doubles and holding none.
+    let mut header: String = [
+        "SIMPLE  =                    T",
+        "BITPIX  =                  -64",
+        "NAXIS   =                    3",
+        "NAXIS1  =              1000000",
+        "NAXIS2  =              1000000",
+        "NAXIS3  =                 1000",
+        "END",
+    ]
+    .iter()
+    .map(|c| format!("{c:<80}"))
+    .collect();
+    header.push_str(&" ".repeat(2880 - header.len()));
+    let cube = dir.join("absurd.fits");
+    std::fs::write(&cube, &header).unwrap();
+    // NAXIS outside the standard's [0, 999].
+    let naxis = dir.join("naxis.fits");
+    std::fs::write(
+        &naxis,
+        header.replace(
+            "NAXIS   =                    3",
+            "NAXIS   =            123456789",
+        ),
+    )
+    .unwrap();
+
+    let mut failures = Vec::new();
+    let out = dir.join("out.csv");
+    check_case(
+        &mut failures,
+        "flows accel --model big",
+        &[
             os("--quiet"),
-            os("gasmap"),
-            os("train"),
+            os("flows"),
+            os("accel"),
             os("--model"),
-            os("linear"),
-            os("--co"),
-            garbage.as_os_str(),
-            os("--target"),
-            garbage.as_os_str(),
-            os("--train-lon"),
-            os(range),
+            big.as_os_str(),
+            os("--points"),
+            points.as_os_str(),
             os("--out"),
             out.as_os_str(),
-        ]);
-        if code != Some(2) || !err.to_lowercase().contains(range) || out.exists() {
-            failures.push(format!(
-                "gasmap train --train-lon {range}: exit {code:?}: {err}"
-            ));
-        }
+        ],
+        &["big-model.json", &size],
+        &out,
+    );
+    let out_fits = dir.join("pred.fits");
+    check_case(
+        &mut failures,
+        "gasmap predict --model big",
+        &[
+            os("--quiet"),
+            os("gasmap"),
+            os("predict"),
+            os("--model"),
+            big.as_os_str(),
+            os("--co"),
+            cube.as_os_str(),
+            os("--out"),
+            out_fits.as_os_str(),
+        ],
+        &["big-model.json", &size],
+        &out_fits,
+    );
+    for (bad, expect) in [
+        (
+            &cube,
+            vec!["absurd.fits", "NAXIS3 = 1000", "8000000000000000 bytes"],
+        ),
+        (&naxis, vec!["naxis.fits", "NAXIS of HDU 1", "'123456789'"]),
+    ] {
+        check_case(
+            &mut failures,
+            &format!("gasmap evaluate {}", bad.display()),
+            &[
+                os("--quiet"),
+                os("gasmap"),
+                os("evaluate"),
+                os("--pred"),
+                bad.as_os_str(),
+                os("--target"),
+                bad.as_os_str(),
+                os("--out-csv"),
+                out.as_os_str(),
+            ],
+            &expect,
+            &out,
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));

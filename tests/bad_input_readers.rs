@@ -227,6 +227,17 @@ fn matrix() -> Vec<Case> {
         case(GaiaCsv, "negative error", cat(&[GAIA_HEADER, GAIA_ROW, "10.0,20.0,1.0,-0.1,2.0,0.1,-3.0,0.1,15.0,1.0\n"]), &["line 3", "-0.1", "parallax_error"]),
         case(GaiaCsv, "declination out of range", cat(&[GAIA_HEADER, "10.0,95.0,1.0,0.1,2.0,0.1,-3.0,0.1,15.0,1.0\n"]), &["line 2", "95", "dec"]),
         case(GaiaCsv, "NaN", cat(&[GAIA_HEADER, "10.0,20.0,nan,0.1,2.0,0.1,-3.0,0.1,15.0,1.0\n"]), &["line 2", "nan"]),
+        // Values are quoted as written in the file, not re-formatted (an
+        // exposure written -3e11 used to be quoted as -300000000000).
+        case(DwarfTable, "negative exposure as written", cat(&[DWARF_HEADER, "Draco 86.37 34.72 18.8 0.16 1e11 -3e11\n"]), &["line 2", "exposure bin 1", "(found '-3e11')"]),
+        case(DwarfTable, "latitude as written", cat(&[DWARF_HEADER, "Draco 86.37 1.3472E2 18.8 0.16 1e11 2e11\n"]), &["line 2", "(found '1.3472E2')"]),
+        case(DwarfTable, "sigma as written", cat(&[DWARF_HEADER, "Draco 86.37 34.72 18.8 -1.6d-1 1e11 2e11\n"]), &["line 2", "(found '-1.6d-1')"]),
+        case(VoidPositions, "latitude as written", "10.0 40.0\n20.0 -9.5e1\n30.0 50.0\n", &["line 2", "(found '-9.5e1')"]),
+        case(Pppc, "single-row mass as written", cat(&[PPPC_HEADER, "1.0e1 -2 0.5 2.0\n"]), &["(found '1.0e1')"]),
+        case(Cosmixs, "single-row mass as written", cat(&[COSMIXS_HEADER, "1.0e1 -1.5 1 2\n"]), &["(found '1.0e1')"]),
+        case(UserSpectrum, "single-row mass as written", "1e2 1 0.5\n", &["(found '1e2')"]),
+        case(GaiaCsv, "negative error as written", cat(&[GAIA_HEADER, "10.0,20.0,1.0,-1e-1,2.0,0.1,-3.0,0.1,15.0,1.0\n"]), &["line 2", "(found '-1e-1')"]),
+        case(GaiaCsv, "declination as written", cat(&[GAIA_HEADER, "10.0,9.5E+01,1.0,0.1,2.0,0.1,-3.0,0.1,15.0,1.0\n"]), &["line 2", "(found '9.5E+01')"]),
     ]
 }
 
@@ -382,5 +393,66 @@ fn fits_readers_reject_empty_garbage_and_truncated_files() {
     // An image is not a catalog table.
     let e = read_4fgl_fits(&good).unwrap_err().to_string();
     assert!(e.contains("good.fits"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Files read whole (JSON models, checkpoints) are refused when larger than
+/// `DEFAULT_MAX_FILE_BYTES`, before any byte is read, with an error naming
+/// the file and its size. The oversized file is sparse (`set_len`): it costs
+/// no disk and no reading time.
+#[test]
+fn oversized_model_files_are_refused_naming_file_and_size() {
+    use darkprobe::core::table::DEFAULT_MAX_FILE_BYTES;
+    let dir = scratch("bigmodel");
+    let big = dir.join("huge-model.json");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(DEFAULT_MAX_FILE_BYTES + 1).unwrap();
+    drop(f);
+    let size = (DEFAULT_MAX_FILE_BYTES + 1).to_string();
+    let s = |e: &dyn std::fmt::Display| e.to_string();
+    let messages = [
+        (
+            "gasmap PatchNet",
+            darkprobe::gasmap::PatchNet::load(&big)
+                .map(drop)
+                .map_err(|e| s(&e)),
+        ),
+        (
+            "flows Maf",
+            darkprobe::flows::Maf::load_json(&big)
+                .map(drop)
+                .map_err(|e| s(&e)),
+        ),
+        (
+            "flows PhaseSpaceFlow",
+            darkprobe::flows::PhaseSpaceFlow::load_json(&big)
+                .map(drop)
+                .map_err(|e| s(&e)),
+        ),
+        (
+            "nn Checkpoint",
+            darkprobe::nn::checkpoint::Checkpoint::<f64>::load(&big)
+                .map(drop)
+                .map_err(|e| s(&e)),
+        ),
+    ];
+    for (what, r) in messages {
+        let msg = r.unwrap_err();
+        assert!(
+            msg.contains("huge-model.json")
+                && msg.contains(&format!("{size} bytes"))
+                && msg.contains(&format!("limit of {DEFAULT_MAX_FILE_BYTES} bytes")),
+            "{what}: {msg}"
+        );
+    }
+    // A small file is not refused for its size (it then fails as JSON: the
+    // file is all zero bytes).
+    let f = std::fs::OpenOptions::new().write(true).open(&big).unwrap();
+    f.set_len(1000).unwrap();
+    drop(f);
+    let msg = darkprobe::gasmap::PatchNet::load(&big)
+        .unwrap_err()
+        .to_string();
+    assert!(!msg.contains("limit of"), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,6 +23,46 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `gasmap train --model <kind> --co <co> --target <target> --out <out>`;
+/// callers append further options.
+fn train_args<'a>(kind: &'a str, co: &'a Path, target: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "gasmap",
+        "train",
+        "--model",
+        kind,
+        "--co",
+        s(co),
+        "--target",
+        s(target),
+        "--out",
+        s(out),
+    ]
+}
+
+/// `gasmap predict --model <model> --co <co> --out <out>`.
+fn predict_args<'a>(model: &'a Path, co: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "gasmap",
+        "predict",
+        "--model",
+        s(model),
+        "--co",
+        s(co),
+        "--out",
+        s(out),
+    ]
+}
+
+/// Asserts a zero exit status, showing stderr (prefixed by `what`) otherwise.
+fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A tiny synthetic pair: 3 velocity bins, l = 330-350, 0.1 deg pixels.
 fn tiny(dir: &Path, seed: &str) -> (PathBuf, PathBuf) {
     let co = dir.join("co.fits");
@@ -62,43 +102,13 @@ fn synth_train_predict_evaluate() {
     let dir = scratch("e2e");
     let (co, co13) = tiny(&dir, "5");
     let model = dir.join("model.json");
-    let out = run(&[
-        "gasmap",
-        "train",
-        "--model",
-        "linear",
-        "--co",
-        s(&co),
-        "--target",
-        s(&co13),
-        "--train-lon",
-        "330:345",
-        "--out",
-        s(&model),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = train_args("linear", &co, &co13, &model);
+    args.extend(["--train-lon", "330:345"]);
+    assert_success(&run(&args), "train");
     let json = std::fs::read_to_string(&model).unwrap();
     assert!(json.contains("\"kind\": \"linear\""), "{json}");
     let pred = dir.join("pred.fits");
-    let out = run(&[
-        "gasmap",
-        "predict",
-        "--model",
-        s(&model),
-        "--co",
-        s(&co),
-        "--out",
-        s(&pred),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&run(&predict_args(&model, &co, &pred)), "predict");
     let csv = dir.join("metrics.csv");
     let heat = dir.join("heat.png");
     let out = run(&[
@@ -118,11 +128,7 @@ fn synth_train_predict_evaluate() {
         s(&heat),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "evaluate");
     assert!(
         stdout.contains("correlation") && stdout.contains("pred"),
         "{stdout}"
@@ -161,47 +167,14 @@ fn train_predict_evaluate(
     extra: &[&str],
 ) -> (f64, f64) {
     let model = dir.join(format!("{kind}.json"));
-    let mut args = vec![
-        "gasmap",
-        "train",
-        "--model",
-        kind,
-        "--co",
-        s(co),
-        "--target",
-        s(co13),
-        "--train-lon",
-        "330:345",
-        "--out",
-        s(&model),
-        "--seed",
-        "3",
-    ];
+    let mut args = train_args(kind, co, co13, &model);
+    args.extend(["--train-lon", "330:345", "--seed", "3"]);
     args.extend_from_slice(extra);
-    let out = run(&args);
-    assert!(
-        out.status.success(),
-        "{kind}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&run(&args), kind);
     let json = std::fs::read_to_string(&model).unwrap();
     assert!(json.contains(&format!("\"kind\": \"{kind}\"")), "{kind}");
     let pred = dir.join(format!("{kind}.fits"));
-    let out = run(&[
-        "gasmap",
-        "predict",
-        "--model",
-        s(&model),
-        "--co",
-        s(co),
-        "--out",
-        s(&pred),
-    ]);
-    assert!(
-        out.status.success(),
-        "{kind}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&run(&predict_args(&model, co, &pred)), kind);
     let csv = dir.join(format!("{kind}.csv"));
     let out = run(&[
         "gasmap",
@@ -217,11 +190,7 @@ fn train_predict_evaluate(
         "--out-csv",
         s(&csv),
     ]);
-    assert!(
-        out.status.success(),
-        "{kind}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, kind);
     let text = std::fs::read_to_string(&csv).unwrap();
     let row: Vec<String> = text
         .lines()
@@ -294,35 +263,13 @@ fn bad_input_exits_2_without_output() {
     let model = dir.join("model.json");
     // Missing file.
     let missing = dir.join("missing.fits");
-    let out = run(&[
-        "gasmap",
-        "train",
-        "--model",
-        "linear",
-        "--co",
-        s(&missing),
-        "--target",
-        s(&co13),
-        "--out",
-        s(&model),
-    ]);
+    let out = run(&train_args("linear", &missing, &co13, &model));
     assert_bad_input(&out, "missing.fits");
     assert!(!model.exists());
     // Malformed longitude range.
-    let out = run(&[
-        "gasmap",
-        "train",
-        "--model",
-        "linear",
-        "--co",
-        s(&co),
-        "--target",
-        s(&co13),
-        "--train-lon",
-        "300-340",
-        "--out",
-        s(&model),
-    ]);
+    let mut args = train_args("linear", &co, &co13, &model);
+    args.extend(["--train-lon", "300-340"]);
+    let out = run(&args);
     assert_bad_input(&out, "300-340");
     assert!(!model.exists());
     // Wrong cube shape: a target with another grid.
@@ -345,53 +292,21 @@ fn bad_input_exits_2_without_output() {
         "3",
     ]);
     assert!(out.status.success());
-    let out = run(&[
-        "gasmap",
-        "train",
-        "--model",
-        "linear",
-        "--co",
-        s(&co),
-        "--target",
-        s(&other.join("b.fits")),
-        "--train-lon",
-        "330:345",
-        "--out",
-        s(&model),
-    ]);
+    let other_b = other.join("b.fits");
+    let mut args = train_args("linear", &co, &other_b, &model);
+    args.extend(["--train-lon", "330:345"]);
+    let out = run(&args);
     assert_bad_input(&out, "shape");
     assert!(!model.exists());
     // Bad model settings are refused before any work.
-    let out = run(&[
-        "gasmap",
-        "train",
-        "--model",
-        "gp",
-        "--gp-strip",
-        "4",
-        "--co",
-        s(&co),
-        "--target",
-        s(&co13),
-        "--out",
-        s(&model),
-    ]);
+    let mut args = train_args("gp", &co, &co13, &model);
+    args.extend(["--gp-strip", "4"]);
+    let out = run(&args);
     assert_bad_input(&out, "--gp-strip");
     assert!(!model.exists());
-    let out = run(&[
-        "gasmap",
-        "train",
-        "--model",
-        "net-wmae",
-        "--sigma",
-        "-1",
-        "--co",
-        s(&co),
-        "--target",
-        s(&co13),
-        "--out",
-        s(&model),
-    ]);
+    let mut args = train_args("net-wmae", &co, &co13, &model);
+    args.extend(["--sigma", "-1"]);
+    let out = run(&args);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -403,16 +318,7 @@ fn bad_input_exits_2_without_output() {
     let junk = dir.join("junk.json");
     std::fs::write(&junk, "{\"format\": 3}").unwrap();
     let pred = dir.join("pred.fits");
-    let out = run(&[
-        "gasmap",
-        "predict",
-        "--model",
-        s(&junk),
-        "--co",
-        s(&co),
-        "--out",
-        s(&pred),
-    ]);
+    let out = run(&predict_args(&junk, &co, &pred));
     assert_bad_input(&out, "junk.json");
     assert!(!pred.exists());
     // Evaluating cubes of different shapes.

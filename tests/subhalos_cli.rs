@@ -68,6 +68,27 @@ fn run(args: &[&str]) -> Output {
     darkprobe().arg("--quiet").args(args).output().unwrap()
 }
 
+/// `subhalos <cmd> --features <features> --labelled <labelled> --out-dir
+/// <out_dir>`; callers append further options.
+fn sub_args<'a>(
+    cmd: &'a str,
+    features: &'a Path,
+    labelled: &'a Path,
+    out_dir: &'a Path,
+) -> Vec<&'a str> {
+    let s = |p: &'a Path| p.to_str().unwrap();
+    vec![
+        "subhalos",
+        cmd,
+        "--features",
+        s(features),
+        "--labelled",
+        s(labelled),
+        "--out-dir",
+        s(out_dir),
+    ]
+}
+
 fn ok(out: &Output) {
     assert!(
         out.status.success(),
@@ -93,18 +114,9 @@ fn fit_writes_the_comparison_and_plots() {
     let dir = scratch("fit");
     let (lab, unas) = write_inputs(&dir);
     let out_dir = dir.join("out");
-    let out = run(&[
-        "subhalos",
-        "fit",
-        "--features",
-        unas.to_str().unwrap(),
-        "--labelled",
-        lab.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-        "--seed",
-        "3",
-    ]);
+    let mut args = sub_args("fit", &unas, &lab, &out_dir);
+    args.extend(["--seed", "3"]);
+    let out = run(&args);
     ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("60 unassociated sources"));
     let (h, rows) = read_csv(&out_dir.join("fit.csv"));
@@ -132,28 +144,15 @@ fn limits_classify_and_sample_run_on_the_synthetic_catalog() {
     let (lab, unas) = write_inputs(&dir);
     let out_dir = dir.join("out");
     let common = |cmd: &'static str| -> Vec<String> {
-        vec![
-            "subhalos".into(),
-            cmd.into(),
-            "--features".into(),
-            unas.display().to_string(),
-            "--labelled".into(),
-            lab.display().to_string(),
-            "--out-dir".into(),
-            out_dir.display().to_string(),
-            "--kind".into(),
-            "prior".into(),
-            "--n-sim".into(),
-            "20".into(),
-        ]
+        let mut a: Vec<String> = sub_args(cmd, &unas, &lab, &out_dir)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        a.extend(["--kind", "prior", "--n-sim", "20"].map(String::from));
+        a
     };
     let mut a = common("limits");
-    a.extend([
-        "--masses".into(),
-        "100".into(),
-        "--bands".into(),
-        "3".into(),
-    ]);
+    a.extend(["--masses", "100", "--bands", "3"].map(String::from));
     let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     ok(&out);
     let (h, rows) = read_csv(&out_dir.join("limits.csv"));
@@ -218,16 +217,7 @@ fn bad_inputs_exit_2_naming_file_line_and_value() {
         .unwrap()
         .replacen("bll", "quasarish", 1);
     std::fs::write(&bad_lab, text).unwrap();
-    let out = run(&[
-        "subhalos",
-        "fit",
-        "--features",
-        unas.to_str().unwrap(),
-        "--labelled",
-        bad_lab.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run(&sub_args("fit", &unas, &bad_lab, &out_dir));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -241,45 +231,19 @@ fn bad_inputs_exit_2_naming_file_line_and_value() {
         "alpha_1GeV,beta,log10_flux_100MeV_1TeV\n1.2,0.3,-9\n1.3,abc,-9.1\n",
     )
     .unwrap();
-    let out = run(&[
-        "subhalos",
-        "fit",
-        "--features",
-        bad_unas.to_str().unwrap(),
-        "--labelled",
-        lab.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run(&sub_args("fit", &bad_unas, &lab, &out_dir));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad_unas.csv") && err.contains("abc"), "{err}");
 
-    let out = run(&[
-        "subhalos",
-        "limits",
-        "--features",
-        unas.to_str().unwrap(),
-        "--labelled",
-        lab.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-        "--masses",
-        "100,abc",
-    ]);
+    let mut args = sub_args("limits", &unas, &lab, &out_dir);
+    args.extend(["--masses", "100,abc"]);
+    let out = run(&args);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("abc"));
 
-    let out = run(&[
-        "subhalos",
-        "fit",
-        "--features",
-        dir.join("missing.csv").to_str().unwrap(),
-        "--labelled",
-        lab.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-    ]);
+    let missing = dir.join("missing.csv");
+    let out = run(&sub_args("fit", &missing, &lab, &out_dir));
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.csv"));
 }

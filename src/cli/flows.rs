@@ -239,7 +239,10 @@ impl ModelFile {
     /// I/O errors, and [`Error::Parse`] naming the file, line and reason for
     /// malformed JSON or an unknown `kind`.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = darkprobe_core::table::read_to_string_limited(
+            path,
+            darkprobe_core::table::DEFAULT_MAX_FILE_BYTES,
+        )?;
         serde_json::from_str(&text).map_err(|e| {
             let line = e.line();
             let snippet = text.lines().nth(line.saturating_sub(1)).unwrap_or("");

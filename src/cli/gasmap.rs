@@ -490,9 +490,14 @@ fn write_json(path: &Path, file: &ModelFile) -> Result<(), CliError> {
 /// Reads and checks a model file.
 ///
 /// # Errors
-/// A missing file, malformed JSON (with its line), another format or version.
+/// A missing file, a file larger than
+/// [`DEFAULT_MAX_FILE_BYTES`](darkprobe_core::table::DEFAULT_MAX_FILE_BYTES),
+/// malformed JSON (with its line), another format or version.
 pub fn read_model(path: &Path) -> Result<ModelFile, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = darkprobe_core::table::read_to_string_limited(
+        path,
+        darkprobe_core::table::DEFAULT_MAX_FILE_BYTES,
+    )?;
     let file: ModelFile = serde_json::from_str(&text).map_err(|e| {
         Error::parse(
             Location::new(path.display().to_string(), e.line()),

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod fitscheck;
 pub mod grid;
 pub mod interp;
 pub mod numerics;

@@ -795,6 +795,102 @@ pub fn read_text(path: impl AsRef<Path>, max_line_bytes: usize) -> Result<String
     Ok(text)
 }
 
+/// The default limit on the size of a whole file read at once (JSON model
+/// files, checkpoints): 256 MiB.
+///
+/// Tables and spectra are read line by line and bounded per line by
+/// [`DEFAULT_MAX_LINE_BYTES`]; a JSON model is parsed as a whole, so its bound
+/// is on the file. The largest model darkprobe writes is a few MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads a whole file into memory, refusing a file larger than `max_bytes`
+/// before anything is read (the size comes from the file's metadata; reading
+/// also stops after `max_bytes + 1` bytes, for files that grow or report no
+/// size). For formats parsed as a whole, such as JSON model files; tables are
+/// read with [`Table::read`] or [`read_text`].
+///
+/// ```
+/// use darkprobe_core::table::read_file_limited;
+/// let p = std::env::temp_dir().join(format!("dp-limited-{}.json", std::process::id()));
+/// std::fs::write(&p, b"{\"a\": 1}").map_err(|e| darkprobe_core::Error::io(&p, e))?;
+/// assert_eq!(read_file_limited(&p, 100)?.len(), 8);
+/// let e = read_file_limited(&p, 4).unwrap_err().to_string();
+/// assert!(e.contains("8 bytes") && e.contains("limit of 4 bytes"));
+/// # std::fs::remove_file(&p).ok();
+/// # Ok::<(), darkprobe_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Io`] naming the path; [`Error::Parse`] naming the file and its
+/// size when it is larger than `max_bytes`; [`Error::InvalidParameter`] for a
+/// zero limit.
+pub fn read_file_limited(path: impl AsRef<Path>, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let path = path.as_ref();
+    if max_bytes == 0 {
+        return Err(Error::invalid_param("max_bytes", 0, ">= 1"));
+    }
+    let too_large = |size: u64, exact: bool| {
+        Error::parse(
+            Location::new(path.display().to_string(), 0),
+            &size.to_string(),
+            format!(
+                "the file is {}{size} bytes, larger than the limit of {max_bytes} bytes for a \
+                 file read whole",
+                if exact { "" } else { "at least " }
+            ),
+        )
+    };
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if size > max_bytes {
+        return Err(too_large(size, true));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(bytes.len() as u64, false));
+    }
+    Ok(bytes)
+}
+
+/// Reads a whole UTF-8 text file with the size bound of
+/// [`read_file_limited`]; invalid UTF-8 is an error naming the line and the
+/// byte offset.
+///
+/// ```
+/// use darkprobe_core::table::read_to_string_limited;
+/// let p = std::env::temp_dir().join(format!("dp-limited-s-{}.json", std::process::id()));
+/// std::fs::write(&p, b"{}\n\xff").map_err(|e| darkprobe_core::Error::io(&p, e))?;
+/// let e = read_to_string_limited(&p, 100).unwrap_err().to_string();
+/// assert!(e.contains("line 2") && e.contains("byte 3"));
+/// # std::fs::remove_file(&p).ok();
+/// # Ok::<(), darkprobe_core::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`read_file_limited`], and [`Error::Parse`] for invalid UTF-8.
+pub fn read_to_string_limited(path: impl AsRef<Path>, max_bytes: u64) -> Result<String> {
+    let path = path.as_ref();
+    let bytes = read_file_limited(path, max_bytes)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+        let start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        Error::parse(
+            Location::new(path.display().to_string(), line),
+            &String::from_utf8_lossy(&bytes[start..at.saturating_add(1).min(bytes.len())]),
+            format!("invalid UTF-8 at byte {at} of the file"),
+        )
+    })
+}
+
 /// Parses a number; `None` when `text` is not one.
 fn number(text: &str) -> Option<f64> {
     let t = text.trim();

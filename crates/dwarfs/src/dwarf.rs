@@ -61,9 +61,15 @@ impl Dwarf {
         })
     }
 
-    fn validate(&self, at: &Location) -> Result<()> {
-        let bad = |what: &str, v: f64, why: &str| -> DwarfsError {
-            Error::parse(at.clone().with_column(what), &v.to_string(), why).into()
+    /// Checks the values. `cells` are the row's cells as written in the file
+    /// (name, l, b, log10 J, sigma, exposures...), quoted in the error instead
+    /// of the re-formatted number; `None` for dwarfs built in code.
+    fn validate(&self, at: &Location, cells: Option<&[String]>) -> Result<()> {
+        let bad = |what: &str, col: usize, v: f64, why: &str| -> DwarfsError {
+            let text = cells
+                .and_then(|c| c.get(col))
+                .map_or_else(|| v.to_string(), |t| t.trim().to_string());
+            Error::parse(at.clone().with_column(what), &text, why).into()
         };
         if self.name.is_empty() || self.name.contains('+') {
             return Err(Error::parse(
@@ -74,17 +80,18 @@ impl Dwarf {
             .into());
         }
         if !self.l_deg.is_finite() {
-            return Err(bad("l", self.l_deg, "longitude must be finite"));
+            return Err(bad("l", 1, self.l_deg, "longitude must be finite"));
         }
         if !(-90.0..=90.0).contains(&self.b_deg) {
-            return Err(bad("b", self.b_deg, "latitude must be in [-90, 90] deg"));
+            return Err(bad("b", 2, self.b_deg, "latitude must be in [-90, 90] deg"));
         }
         if !self.log10_j.is_finite() {
-            return Err(bad("log10_j", self.log10_j, "log10 J must be finite"));
+            return Err(bad("log10_j", 3, self.log10_j, "log10 J must be finite"));
         }
         if !(self.log10_j_sigma.is_finite() && self.log10_j_sigma > 0.0) {
             return Err(bad(
                 "log10_j_sigma",
+                4,
                 self.log10_j_sigma,
                 "the log10 J uncertainty must be finite and > 0",
             ));
@@ -101,6 +108,7 @@ impl Dwarf {
             if !(e.is_finite() && *e > 0.0) {
                 return Err(bad(
                     &format!("exposure bin {k}"),
+                    5 + k,
                     *e,
                     "exposures must be finite and > 0 (cm^2 s)",
                 ));
@@ -185,7 +193,7 @@ impl DwarfTable {
                     .map(|j| row.get_f64(j))
                     .collect::<darkprobe_core::Result<_>>()?,
             };
-            d.validate(&Location::new(t.source(), row.line()))?;
+            d.validate(&Location::new(t.source(), row.line()), Some(row.cells()))?;
             if let Some(k) = dwarfs
                 .iter()
                 .position(|p: &Dwarf| p.name.eq_ignore_ascii_case(&d.name))
@@ -213,7 +221,7 @@ impl DwarfTable {
     /// (see [`DwarfTable::read`]).
     pub fn from_dwarfs(dwarfs: Vec<Dwarf>) -> Result<Self> {
         for (i, d) in dwarfs.iter().enumerate() {
-            d.validate(&Location::new("<dwarf list>", i + 1))?;
+            d.validate(&Location::new("<dwarf list>", i + 1), None)?;
         }
         Self::from_dwarfs_named(dwarfs, "<dwarf list>")
     }

@@ -77,6 +77,10 @@ fn bad(path: &Path, reason: impl Into<String>) -> DwarfsError {
 /// missing or inconsistent keywords, or invalid values.
 pub fn read_cube(path: impl AsRef<Path>) -> Result<FitsCube> {
     let path = path.as_ref();
+    if path.is_file() {
+        // Absurd sizes in a header would make cfitsio allocate them.
+        darkprobe_core::fitscheck::check_fits_headers(path)?;
+    }
     let mut f = FitsFile::open(path).map_err(|e| fits_err(path, e))?;
     let primary = f.primary_hdu().map_err(|e| fits_err(path, e))?;
     let cube = match &primary.info {

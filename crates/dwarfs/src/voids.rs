@@ -168,7 +168,7 @@ impl VoidSample {
             if bv.abs() > 90.0 {
                 return Err(Error::parse(
                     darkprobe_core::Location::new(pos.source(), row.line()).with_column("1"),
-                    &bv.to_string(),
+                    row.get(1)?,
                     "latitude must be in [-90, 90] deg",
                 )
                 .into());

@@ -436,11 +436,17 @@ pub fn read_gaia_csv(path: impl AsRef<Path>) -> Result<Vec<GaiaRow>> {
     } else {
         None
     };
+    // Quotes the cell as written in the file, not the re-formatted number.
     let bad = |row: usize, col: &str, v: f64, reason: &str| {
         let line = table.line_of(row).unwrap_or(0);
+        let text = table
+            .column_index(col)
+            .ok()
+            .and_then(|c| table.cell(row, c))
+            .map_or_else(|| v.to_string(), |t| t.trim().to_string());
         Error::parse(
             Location::new(path.display().to_string(), line).with_column(col),
-            &v.to_string(),
+            &text,
             reason,
         )
     };

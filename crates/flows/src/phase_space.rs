@@ -256,7 +256,8 @@ impl PhaseSpaceFlow {
     /// Reads a model written by [`PhaseSpaceFlow::save_json`].
     ///
     /// # Errors
-    /// I/O errors, and parse errors naming the file, line and reason.
+    /// I/O errors, parse errors naming the file, line and reason, and a file
+    /// larger than [`DEFAULT_MAX_FILE_BYTES`](darkprobe_core::table::DEFAULT_MAX_FILE_BYTES).
     pub fn load_json(path: impl AsRef<Path>) -> Result<Self> {
         load_json(path.as_ref())
     }
@@ -278,7 +279,10 @@ pub(crate) fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
 }
 
 pub(crate) fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = darkprobe_core::table::read_to_string_limited(
+        path,
+        darkprobe_core::table::DEFAULT_MAX_FILE_BYTES,
+    )?;
     serde_json::from_str(&text).map_err(|e| {
         let line = e.line();
         let snippet = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
@@ -423,7 +427,8 @@ impl PhaseSpaceEnsemble {
     /// Reads an ensemble written by [`PhaseSpaceEnsemble::save_json`].
     ///
     /// # Errors
-    /// I/O errors, and parse errors naming the file and line.
+    /// I/O errors, parse errors naming the file and line, and a file larger
+    /// than [`DEFAULT_MAX_FILE_BYTES`](darkprobe_core::table::DEFAULT_MAX_FILE_BYTES).
     pub fn load_json(path: impl AsRef<Path>) -> Result<Self> {
         let e: Self = load_json(path.as_ref())?;
         if e.members.is_empty() {

@@ -151,6 +151,8 @@ pub fn read_cube(path: impl AsRef<Path>) -> Result<MapCube> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such FITS file"),
         ));
     }
+    // Absurd sizes in a header would make cfitsio allocate them.
+    darkprobe_core::fitscheck::check_fits_headers(path)?;
     let mut f = FitsFile::open(path).map_err(|e| unreadable(path, e))?;
     let h = f.primary_hdu().map_err(|e| unreadable(path, e))?;
     let shape = match &h.info {

@@ -489,10 +489,16 @@ impl<T: Float> Checkpoint<T> {
     /// recognised by its first bytes).
     ///
     /// # Errors
-    /// An I/O error naming the path; parse and checkpoint errors as above.
+    /// An I/O error naming the path; a parse error naming the file and its
+    /// size when it is larger than
+    /// [`DEFAULT_MAX_FILE_BYTES`](darkprobe_core::table::DEFAULT_MAX_FILE_BYTES);
+    /// parse and checkpoint errors as above.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = darkprobe_core::table::read_file_limited(
+            path,
+            darkprobe_core::table::DEFAULT_MAX_FILE_BYTES,
+        )?;
         let source = path.display().to_string();
         if bytes.starts_with(MAGIC) {
             Self::from_bytes(&bytes, &source)

@@ -205,7 +205,7 @@ pub fn read_probcat_dr2(path: impl AsRef<Path>, keep_imputed: bool) -> Result<Ca
             .map_err(|e| {
                 Error::parse(
                     loc("ln(Energy_Flux100)"),
-                    &format!("{ln_s}"),
+                    row.get("ln(Energy_Flux100)").unwrap_or_default().trim(),
                     format!("cannot build the photon flux of this LP spectrum: {e}"),
                 )
             })?;

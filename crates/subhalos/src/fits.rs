@@ -120,6 +120,10 @@ fn energy_bounds(f: &mut FitsFile, path: &Path) -> Result<Option<Vec<(f64, f64)>
 /// [`SubhaloError::UnknownClass`] for an unknown CLASS1 label.
 pub fn read_4fgl_fits(path: impl AsRef<Path>) -> Result<Catalog> {
     let path = path.as_ref();
+    if path.is_file() {
+        // Absurd sizes in a header would make cfitsio allocate them.
+        darkprobe_core::fitscheck::check_fits_headers(path)?;
+    }
     let mut f = FitsFile::open(path).map_err(|e| fits_err(path, format!("cannot open: {e}")))?;
     let hdu = match f.hdu("LAT_Point_Source_Catalog") {
         Ok(h) => h,

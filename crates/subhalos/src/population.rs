@@ -208,7 +208,10 @@ impl JPopulation {
             if *v < 0.0 {
                 let line = t.line_of(row).unwrap_or(0);
                 let loc = Location::new(path.display().to_string(), line).with_column("dn_dlog10j");
-                return Err(Error::parse(loc, &v.to_string(), "expected a number >= 0").into());
+                let text = t
+                    .cell(row, t.column_index("dn_dlog10j")?)
+                    .unwrap_or_default();
+                return Err(Error::parse(loc, text.trim(), "expected a number >= 0").into());
             }
         }
         for row in 1..l.len() {
@@ -217,7 +220,9 @@ impl JPopulation {
                 let loc = Location::new(path.display().to_string(), line).with_column("log10_j");
                 return Err(Error::parse(
                     loc,
-                    &l[row].to_string(),
+                    t.cell(row, t.column_index("log10_j")?)
+                        .unwrap_or_default()
+                        .trim(),
                     "log10_j must increase from row to row",
                 )
                 .into());

@@ -118,7 +118,8 @@ impl MafEnsemble {
     /// Reads an ensemble written by [`MafEnsemble::save_json`].
     ///
     /// # Errors
-    /// I/O errors, parse errors naming the file and line, and an empty or
+    /// I/O errors, parse errors naming the file and line, a file larger than
+    /// [`DEFAULT_MAX_FILE_BYTES`](darkprobe_core::table::DEFAULT_MAX_FILE_BYTES), and an empty or
     /// inconsistent member list.
     pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self> {
         let e: Self = crate::phase_space::load_json(path.as_ref())?;

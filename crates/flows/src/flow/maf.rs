@@ -352,7 +352,8 @@ impl Maf {
     /// Reads a flow written by [`Maf::save_json`].
     ///
     /// # Errors
-    /// I/O errors, parse errors naming the file and line, and records whose
+    /// I/O errors, parse errors naming the file and line, a file larger than
+    /// [`DEFAULT_MAX_FILE_BYTES`](darkprobe_core::table::DEFAULT_MAX_FILE_BYTES), and records whose
     /// networks do not match their configuration.
     pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self> {
         crate::phase_space::load_json(path.as_ref())

@@ -584,10 +584,16 @@ impl PatchNet {
     /// Reads a model written by [`PatchNet::save`].
     ///
     /// # Errors
-    /// An I/O error naming the path; errors of [`PatchNet::from_json`].
+    /// An I/O error naming the path; a parse error naming the file and its
+    /// size when it is larger than
+    /// [`DEFAULT_MAX_FILE_BYTES`](darkprobe_core::table::DEFAULT_MAX_FILE_BYTES);
+    /// errors of [`PatchNet::from_json`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = darkprobe_core::table::read_to_string_limited(
+            path,
+            darkprobe_core::table::DEFAULT_MAX_FILE_BYTES,
+        )?;
         Self::from_json(&text, &path.display().to_string())
     }
 

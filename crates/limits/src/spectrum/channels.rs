@@ -31,6 +31,8 @@ pub enum TableFormat {
 #[derive(Debug, Clone)]
 struct Block {
     mass_gev: f64,
+    /// The mass as written in the file (quoted in errors).
+    mass_text: String,
     log10_x: Vec<f64>,
     /// `columns[c][k]`: channel `c` at `log10_x[k]`.
     columns: Vec<Vec<f64>>,
@@ -178,6 +180,7 @@ impl ChannelTable {
                 }
                 blocks.push(Block {
                     mass_gev: mass,
+                    mass_text: cell(0).trim().to_string(),
                     log10_x: Vec::new(),
                     columns: vec![Vec::new(); n_ch],
                 });
@@ -319,7 +322,7 @@ fn check_block_length(b: &Block, source: &str, line: usize) -> Result<()> {
     if b.log10_x.len() < 2 {
         return Err(Error::parse(
             Location::new(source, line),
-            &b.mass_gev.to_string(),
+            &b.mass_text,
             format!(
                 "mass {} GeV has a single row; at least two values of x are needed",
                 b.mass_gev

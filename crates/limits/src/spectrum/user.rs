@@ -13,6 +13,8 @@ const COLUMNS: [&str; 3] = ["mass_gev", "energy_gev", "dn_de_per_gev"];
 /// The rows of one mass while reading.
 struct Block {
     mass_gev: f64,
+    /// The mass as written in the file (quoted in errors).
+    mass_text: String,
     first_line: usize,
     energies_gev: Vec<f64>,
     dn_de: Vec<f64>,
@@ -109,6 +111,7 @@ impl TabulatedSpectrum {
                 }
                 blocks.push(Block {
                     mass_gev: mass,
+                    mass_text: cell(0).trim().to_string(),
                     first_line: line,
                     energies_gev: Vec::new(),
                     dn_de: Vec::new(),
@@ -167,7 +170,7 @@ fn check_block(b: &Block, source: &str) -> Result<()> {
     if b.energies_gev.len() < 2 {
         return Err(Error::parse(
             Location::new(source, b.first_line).with_column(COLUMNS[0]),
-            &b.mass_gev.to_string(),
+            &b.mass_text,
             format!(
                 "mass {} GeV has a single row; at least two energies are needed to interpolate",
                 b.mass_gev
