@@ -15,7 +15,9 @@
 //!   LML + gradient (best of 2), then the FULL exact fit (standardised data,
 //!   L-BFGS through `darkprobe_core::optimize::minimize`, 1 extra restart as
 //!   the CLI's `--gp-restarts` default), with the number of LML evaluations,
-//!   wall time and final LML.
+//!   wall time and final LML. `GASMAP_GP_BENCH_FIT_ONLY=1` skips everything
+//!   but that fit (no criterion cases, no best-of-2 timings), and
+//!   `GASMAP_GP_BENCH_RESTARTS=k` sets the number of extra restarts (default 1).
 //!
 //! Files for a peer (scikit-learn `GaussianProcessRegressor`) are written to
 //! `target/peers/gp/` (or `$GASMAP_GP_PEER_DIR`) by the full run:
@@ -191,6 +193,26 @@ fn best_of<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1")
+}
+
+/// Cholesky, Cholesky + inverse and LML + gradient at `n`, best of 2.
+fn timings(x: &Array2<f64>, y: &Array1<f64>, n: usize) {
+    let (xf, yv) = (flat(x), y.to_vec());
+    let k = kernel();
+    let gm = gram(&k, &xf, n);
+    let t_chol = best_of(2, || {
+        Llt::new(MatRef::from_column_major_slice(&gm, n, n), Side::Lower).unwrap()
+    });
+    let t_inv = best_of(2, || cholesky_inverse(&gm, n));
+    let t_lml = best_of(2, || ln_marginal_likelihood(&k, &xf, D, &yv, true).unwrap());
+    println!(
+        "n = {n}: cholesky {t_chol:.3} s, cholesky + inverse {t_inv:.3} s, \
+         LML + gradient {t_lml:.3} s (best of 2)"
+    );
+}
+
 /// The timed n = 7840 report and the peer files.
 fn full_report() {
     let n = 7840;
@@ -203,19 +225,15 @@ fn full_report() {
     let (x, y, xq, yq) = strips(n, N_QUERY);
     write_csv(&dir.join(format!("train_{n}.csv")), &x, &y);
     write_csv(&dir.join("query.csv"), &xq, &yq);
-    let (xf, yv) = (flat(&x), y.to_vec());
-    let k = kernel();
-    let gm = gram(&k, &xf, n);
-    let t_chol = best_of(2, || {
-        Llt::new(MatRef::from_column_major_slice(&gm, n, n), Side::Lower).unwrap()
-    });
-    let t_inv = best_of(2, || cholesky_inverse(&gm, n));
-    let t_lml = best_of(2, || ln_marginal_likelihood(&k, &xf, D, &yv, true).unwrap());
-    println!(
-        "n = {n}: cholesky {t_chol:.3} s, cholesky + inverse {t_inv:.3} s, \
-         LML + gradient {t_lml:.3} s (best of 2)"
-    );
-    let restarts = 1;
+    let fit_only = env_flag("GASMAP_GP_BENCH_FIT_ONLY");
+    if !fit_only {
+        timings(&x, &y, n);
+    }
+    let restarts = std::env::var("GASMAP_GP_BENCH_RESTARTS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1);
+    println!("n = {n}: full fit with {restarts} extra restart(s) started");
     let params = GpParams {
         n_restarts: restarts,
         seed: SEED,
@@ -269,8 +287,10 @@ fn full_report() {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    bench_kernel(&mut c);
-    if std::env::var("GASMAP_GP_BENCH_FULL").is_ok_and(|v| v == "1") {
+    if !env_flag("GASMAP_GP_BENCH_FIT_ONLY") {
+        bench_kernel(&mut c);
+    }
+    if env_flag("GASMAP_GP_BENCH_FULL") {
         full_report();
     }
     c.final_summary();

@@ -107,6 +107,32 @@ impl NetArchitecture {
         input_dim: usize,
         rng: &mut R,
     ) -> Result<Sequential<T>> {
+        self.build_with_output_bias(input_dim, 0.0, rng)
+    }
+
+    /// As [`NetArchitecture::build`], with the output layer's bias set to
+    /// `output_bias` (its weights drawn as usual). The last hidden block ends
+    /// in batch normalisation, so at initialisation the output is
+    /// `output_bias` plus a zero-mean term: starting it at the best constant
+    /// prediction (the median target for the MAE, the log of the mean rate
+    /// for the Poisson loss) spares the optimiser the walk of the bias from
+    /// 0 to there, which took most of a short training run.
+    ///
+    /// # Errors
+    /// As [`NetArchitecture::build`], and for a non-finite `output_bias`.
+    pub fn build_with_output_bias<T: Float, R: Rng + ?Sized>(
+        &self,
+        input_dim: usize,
+        output_bias: f64,
+        rng: &mut R,
+    ) -> Result<Sequential<T>> {
+        if !output_bias.is_finite() {
+            return Err(darkprobe_core::Error::invalid_param(
+                "output_bias",
+                output_bias,
+                "a finite value",
+            ));
+        }
         self.check()?;
         if input_dim == 0 {
             return Err(darkprobe_core::Error::invalid_param(
@@ -127,7 +153,14 @@ impl NetArchitecture {
             }
             d_in = w;
         }
-        net.push(Dense::<T>::new(d_in, 1, Init::Default, rng)?)?;
+        let out = Dense::<T>::new(d_in, 1, Init::Default, rng)?;
+        let bias = T::from_f64(output_bias);
+        net.push(Dense::<T>::from_params(
+            d_in,
+            1,
+            out.weight().to_vec(),
+            vec![bias],
+        )?)?;
         Ok(net)
     }
 }
@@ -237,6 +270,26 @@ mod tests {
         let e2 = net.forward(&x, &Ctx::eval()).unwrap().clone();
         assert_eq!(e1, e2);
         assert!(net.num_params() > 0);
+    }
+
+    #[test]
+    fn output_bias_shifts_every_output_by_exactly_that_amount() {
+        let arch = small();
+        let x = inputs(7, 9, 11);
+        let mut a = arch.build::<f64, _>(9, &mut rng_from_seed(5)).unwrap();
+        let mut b = arch
+            .build_with_output_bias::<f64, _>(9, 2.5, &mut rng_from_seed(5))
+            .unwrap();
+        for ctx in [Ctx::train(1), Ctx::eval()] {
+            let ya = a.forward(&x, &ctx).unwrap().clone();
+            let yb = b.forward(&x, &ctx).unwrap().clone();
+            for i in 0..x.rows() {
+                assert!((yb.get(i, 0) - ya.get(i, 0) - 2.5).abs() < 1e-12);
+            }
+        }
+        assert!(arch
+            .build_with_output_bias::<f64, _>(9, f64::NAN, &mut rng_from_seed(5))
+            .is_err());
     }
 
     #[test]

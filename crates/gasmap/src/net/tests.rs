@@ -534,3 +534,23 @@ fn the_weight_schedule_enters_training() {
     assert_ne!(hp[0].train_loss, hw[0].train_loss);
     assert!(hp[0].val_loss.is_some() && hw[0].val_loss.is_some());
 }
+
+#[test]
+fn initial_output_is_the_best_constant_of_each_loss() {
+    let y = [0.1, 0.4, 0.2, 3.0, -0.3];
+    // Median of the five values.
+    assert_eq!(initial_output(NetLoss::Wmae { sigma: 30.0 }, &y), 0.2);
+    // Log of the mean after clipping negatives to zero: (0.1+0.4+0.2+3)/5.
+    let want = (3.7f64 / 5.0).ln();
+    assert!((initial_output(NetLoss::Poisson, &y) - want).abs() < 1e-12);
+    // A constant rate c minimises sum(c - y ln c) at c = mean(y): check
+    // against a grid.
+    let loss = |c: f64| y.iter().map(|v| c - v.max(0.0) * c.ln()).sum::<f64>();
+    let best = (1..2000)
+        .map(|k| k as f64 * 1e-3)
+        .min_by(|a, b| loss(*a).total_cmp(&loss(*b)))
+        .unwrap();
+    assert!((best.ln() - want).abs() < 2e-3);
+    assert!(initial_output(NetLoss::Poisson, &[0.0, -1.0]).is_finite());
+    assert_eq!(initial_output(NetLoss::Poisson, &[]), 0.0);
+}
