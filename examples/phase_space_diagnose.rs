@@ -80,8 +80,8 @@ impl PhaseSpaceModel for ExactP<'_> {
         let n = self.0.position_flow().ln_prob_grad(&flat(x), &[])?;
         for (i, xi) in x.iter().enumerate() {
             let g = grad_ln_rho(*xi);
-            for j in 0..3 {
-                e.grad_x[i][j] += n.grad_x[3 * i + j] - g[j];
+            for (j, gj) in g.iter().enumerate() {
+                e.grad_x[i][j] += n.grad_x[3 * i + j] - gj;
             }
         }
         Ok(e)
