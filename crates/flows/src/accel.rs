@@ -63,8 +63,8 @@ pub struct AccelOptions {
     /// Velocities per call of [`PhaseSpaceModel::ln_f_grad`] (default 10 000);
     /// bounds the memory of a flow evaluation.
     pub batch_size: usize,
-    /// How the velocities are drawn (default
-    /// [`VelocitySampling::QuasiRandom`]).
+    /// How the velocities are drawn (default [`VelocitySampling::Random`];
+    /// the quasi-random option is not yet validated at full size).
     pub sampling: VelocitySampling,
 }
 
@@ -72,11 +72,11 @@ pub struct AccelOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VelocitySampling {
     /// Independent draws ([`PhaseSpaceModel::sample_velocities`]).
+    #[default]
     Random,
     /// Scrambled Halton points in the latent space of the flow
     /// ([`PhaseSpaceModel::sample_velocities_qmc`]); models without a latent
     /// space fall back to independent draws.
-    #[default]
     QuasiRandom,
 }
 
