@@ -15,8 +15,11 @@
 //! (the issue's targets: acceleration <= 3 %, density <= 10 %).
 //!
 //! ```text
-//! cargo run --release --example phase_space_dark_matter [n_stars=100000] [out_dir=phase_space_output] [max_epochs]
+//! cargo run --release --example phase_space_dark_matter [n_stars=100000] [out_dir=phase_space_output] [max_epochs|-] [affine|spline[:bins:bound]]
 //! ```
+//!
+//! The last argument overrides the transform of the default fit (for
+//! comparisons); `-` keeps the default epochs.
 //!
 //! No data needed. Runtime on two shared cores: the fit dominates (about
 //! 10-15 minutes for 100,000 stars with the default settings); pass e.g.
@@ -26,7 +29,7 @@ use darkprobe::core::table::CsvWriter;
 use darkprobe::flows::accel::{accelerations, AccelOptions};
 use darkprobe::flows::gauss::{density, msun_kpc3_to_msun_pc3, smooth_density, GaussOptions};
 use darkprobe::flows::mock::{sample_df, select_sphere, HernquistDf, SphericalDf};
-use darkprobe::flows::{FitOptions, PhaseSpaceFlow, Vec3};
+use darkprobe::flows::{FitOptions, PhaseSpaceFlow, Transform, Vec3};
 use darkprobe::plot::{LinePlot, Series};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +74,23 @@ const DIRECTIONS: [Vec3; 4] = [
     [0.0, 0.447_213_595, -0.894_427_191],
 ];
 
+/// `affine`, `spline` (8 bins on [-5, 5]) or `spline:bins:bound`.
+fn parse_transform(s: &str) -> Result<Transform, Box<dyn std::error::Error>> {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        ["affine"] => Ok(Transform::Affine),
+        ["spline"] => Ok(Transform::RationalQuadratic {
+            bins: 8,
+            bound: 5.0,
+        }),
+        ["spline", b, h] => Ok(Transform::RationalQuadratic {
+            bins: b.parse()?,
+            bound: h.parse()?,
+        }),
+        _ => Err(format!("unknown transform '{s}' (affine, spline, spline:BINS:BOUND)").into()),
+    }
+}
+
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n_stars: usize = args
@@ -79,7 +99,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(100_000);
     let out = PathBuf::from(args.get(1).map_or("phase_space_output", |s| s.as_str()));
-    let max_epochs: Option<usize> = args.get(2).map(|s| s.parse()).transpose()?;
+    let max_epochs: Option<usize> = args
+        .get(2)
+        .filter(|s| s.as_str() != "-")
+        .map(|s| s.parse())
+        .transpose()?;
+    let transform = args.get(3).map(|s| parse_transform(s)).transpose()?;
     std::fs::create_dir_all(&out)?;
 
     let df = HernquistDf::new(MASS_MSUN, SCALE_KPC)?;
@@ -99,6 +124,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(e) = max_epochs {
         opts.train.max_epochs = e;
     }
+    if let Some(t) = transform {
+        opts.transform = t;
+    }
+    println!("fit options: {opts:?}");
     let x: Vec<Vec3> = stars.iter().map(|s| s.x).collect();
     let v: Vec<Vec3> = stars.iter().map(|s| s.v).collect();
     let t = Instant::now();

@@ -63,6 +63,21 @@ pub struct AccelOptions {
     /// Velocities per call of [`PhaseSpaceModel::ln_f_grad`] (default 10 000);
     /// bounds the memory of a flow evaluation.
     pub batch_size: usize,
+    /// How the velocities are drawn (default [`VelocitySampling::Random`];
+    /// the quasi-random option is not yet validated at full size).
+    pub sampling: VelocitySampling,
+}
+
+/// How the acceleration solver draws velocities at a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VelocitySampling {
+    /// Independent draws ([`PhaseSpaceModel::sample_velocities`]).
+    #[default]
+    Random,
+    /// Scrambled Halton points in the latent space of the flow
+    /// ([`PhaseSpaceModel::sample_velocities_qmc`]); models without a latent
+    /// space fall back to independent draws.
+    QuasiRandom,
 }
 
 impl Default for AccelOptions {
@@ -70,6 +85,7 @@ impl Default for AccelOptions {
         Self {
             n_velocities: 10_000,
             batch_size: 10_000,
+            sampling: VelocitySampling::default(),
         }
     }
 }
@@ -78,6 +94,12 @@ impl AccelOptions {
     /// Sets the number of velocities per position.
     pub fn with_n_velocities(mut self, n: usize) -> Self {
         self.n_velocities = n;
+        self
+    }
+
+    /// Sets how velocities are drawn.
+    pub fn with_sampling(mut self, sampling: VelocitySampling) -> Self {
+        self.sampling = sampling;
         self
     }
 
@@ -330,7 +352,10 @@ pub fn acceleration_at<M: PhaseSpaceModel + ?Sized>(
             "finite coordinates",
         ));
     }
-    let v = model.sample_velocities(x, opts.n_velocities, seed)?;
+    let v = match opts.sampling {
+        VelocitySampling::Random => model.sample_velocities(x, opts.n_velocities, seed)?,
+        VelocitySampling::QuasiRandom => model.sample_velocities_qmc(x, opts.n_velocities, seed)?,
+    };
     let mut gx = Vec::with_capacity(v.len());
     let mut gv = Vec::with_capacity(v.len());
     for batch in v.chunks(opts.batch_size) {

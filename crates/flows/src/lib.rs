@@ -36,6 +36,19 @@
 //! $h_i = z_i e^{\alpha_i} + m_i$ one component at a time ($D$ passes per
 //! block).
 //!
+//! **Rational-quadratic spline blocks** ([`Transform::RationalQuadratic`];
+//! Durkan, Bekasov, Murray & Papamakarios 2019, arXiv:1906.04032). Instead of
+//! the affine map, each component goes through a monotone rational-quadratic
+//! spline $z_i = g(h_i;\theta_i)$ on $[-B,B]$ with $K$ bins (identity
+//! outside), $\theta_i = \mathrm{MADE}_k(h_{<i}, c)$ holding $K$ width and
+//! $K$ height logits and $K-1$ interior knot derivatives; in bin $j$ with
+//! $\xi = (h-x_j)/w_j$ and $s_j = h_j/w_j$,
+//! $$g = y_j + h_j\frac{s_j\xi^2+\delta_j\xi(1-\xi)}{s_j+(\delta_{j+1}+\delta_j-2s_j)\xi(1-\xi)},\qquad
+//! g' = \frac{s_j^2[\delta_{j+1}\xi^2+2s_j\xi(1-\xi)+\delta_j(1-\xi)^2]}{[s_j+(\delta_{j+1}+\delta_j-2s_j)\xi(1-\xi)]^2},$$
+//! and $\ln|\det| = \sum_i\ln g'(h_i)$. The inverse solves a quadratic in
+//! $\xi$ per component. Splines can represent multi-modal and sharply
+//! peaked conditionals that an affine block cannot.
+//!
 //! **Conditional flows.** The (whitened) context $c$ is appended to every
 //! MADE's input with degree 0: it is connected to every hidden unit and
 //! output, so $m$ and $\alpha$ may depend on it freely without breaking the
@@ -51,6 +64,11 @@
 //! gives the parameter gradients of the negative log-likelihood used for
 //! training (Adam, minibatches, validation split, early stopping keeping the
 //! best epoch, learning-rate schedule).
+//!
+//! **Quasi-Monte Carlo velocities** ([`qmc`]). The acceleration solver may
+//! draw its velocities as scrambled Halton points in the latent space mapped
+//! through the conditional flow ([`accel::VelocitySampling::QuasiRandom`]),
+//! which lowers the Monte Carlo noise of the least-squares sums.
 //!
 //! **Ensembles.** $K$ independently seeded flows are averaged in density,
 //! $\bar p = \frac1K\sum_k p_k$, so $\ln\bar p$ is the log-mean-exp of the
@@ -144,8 +162,11 @@ pub mod gauss;
 pub mod mock;
 pub mod model;
 pub mod phase_space;
+pub mod qmc;
 
-pub use flow::{LnProbGrad, Maf, MafConfig, MafEnsemble, TrainOptions, TrainReport, Whitening};
+pub use flow::{
+    LnProbGrad, Maf, MafConfig, MafEnsemble, TrainOptions, TrainReport, Transform, Whitening,
+};
 pub use model::{LnFGrad, PhaseSpaceModel, Result, Vec3, G_KPC_KM2_S2_MSUN};
 pub use phase_space::{FitOptions, PhaseSpaceEnsemble, PhaseSpaceFlow, PhaseSpaceReport};
 

@@ -55,4 +55,21 @@ pub trait PhaseSpaceModel: Sync {
     /// Non-finite position, `n == 0`, or a failure of the sampler (for
     /// example a position where the density vanishes).
     fn sample_velocities(&self, x: Vec3, n: usize, seed: u64) -> Result<Vec<Vec3>>;
+
+    /// Draw `n` velocities from $p(\mathbf v\mid\mathbf x)$ as a
+    /// randomised quasi-Monte Carlo set: for a flow, scrambled Halton points
+    /// (see [`crate::qmc`]) mapped to the latent Normal and through the
+    /// conditional flow, so the draws cover the distribution more evenly
+    /// than independent ones while each stays exactly distributed as
+    /// $p(\mathbf v\mid\mathbf x)$. Reproducible from `seed`.
+    ///
+    /// The default implementation falls back to
+    /// [`PhaseSpaceModel::sample_velocities`] (for models without a latent
+    /// space, such as the analytic distribution functions).
+    ///
+    /// # Errors
+    /// As [`PhaseSpaceModel::sample_velocities`].
+    fn sample_velocities_qmc(&self, x: Vec3, n: usize, seed: u64) -> Result<Vec<Vec3>> {
+        self.sample_velocities(x, n, seed)
+    }
 }

@@ -36,6 +36,7 @@ fn fit_options() -> FitOptions {
             patience: 10,
             ..TrainOptions::default()
         },
+        ..FitOptions::default()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The masked autoregressive flow: architecture, exact log-density, its
 //! gradients with respect to the inputs and the context, and sampling.
 
+use super::spline::{n_params as rq_params, Knots};
 use crate::model::Result;
 use darkprobe_core::rng::rng_from_seed;
 use darkprobe_core::Error;
@@ -20,6 +21,37 @@ const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 /// own copy of the networks; rows are independent, so the chunking never
 /// changes a result).
 const EVAL_CHUNK: usize = 2048;
+
+/// The element-wise transform of each MADE block.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Transform {
+    /// $z_i = (x_i - m_i)\,e^{-\alpha_i}$ with shift $m_i$ and soft-clamped
+    /// log-scale $\alpha_i$ (Papamakarios et al. 2017); the format of models
+    /// saved before splines existed.
+    #[default]
+    Affine,
+    /// A monotone rational-quadratic spline with `bins` bins on
+    /// $[-B, B]$ (`bound` $=B$, in the units of the whitened data) and the
+    /// identity outside (Durkan et al. 2019, arXiv:1906.04032); $3K-1$
+    /// network outputs per dimension.
+    RationalQuadratic {
+        /// Number of bins $K$ (2 to 64).
+        bins: usize,
+        /// Half-width $B$ of the spline interval (> 0).
+        bound: f64,
+    },
+}
+
+impl Transform {
+    /// Network outputs per modelled dimension.
+    pub fn params_per_dim(&self) -> usize {
+        match self {
+            Transform::Affine => 2,
+            Transform::RationalQuadratic { bins, .. } => rq_params(*bins),
+        }
+    }
+}
 
 /// Architecture of a [`Maf`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,11 +74,14 @@ pub struct MafConfig {
     /// (keeps early training stable; $e^{A}$ is the largest scale change of one
     /// block).
     pub max_log_scale: f64,
+    /// The transform of every block (affine when absent from a saved file).
+    #[serde(default)]
+    pub transform: Transform,
 }
 
 impl MafConfig {
     /// A configuration with `n_blocks` MADEs of hidden widths `hidden`, ELU
-    /// activations and a log-scale bound of 6.
+    /// activations, affine transforms and a log-scale bound of 6.
     pub fn new(dim: usize, context_dim: usize, n_blocks: usize, hidden: Vec<usize>) -> Self {
         Self {
             dim,
@@ -55,7 +90,14 @@ impl MafConfig {
             hidden,
             activation: Activation::Elu(1.0),
             max_log_scale: 6.0,
+            transform: Transform::Affine,
         }
+    }
+
+    /// The same configuration with another transform.
+    pub fn with_transform(mut self, transform: Transform) -> Self {
+        self.transform = transform;
+        self
     }
 
     /// Checks the configuration.
@@ -86,6 +128,18 @@ impl MafConfig {
                 self.max_log_scale,
                 "finite and > 0",
             ));
+        }
+        if let Transform::RationalQuadratic { bins, bound } = self.transform {
+            if !(2..=64).contains(&bins) {
+                return Err(Error::invalid_param("flow spline bins", bins, "2 to 64"));
+            }
+            if !(bound.is_finite() && bound > 0.0) {
+                return Err(Error::invalid_param(
+                    "flow spline bound",
+                    bound,
+                    "finite and > 0",
+                ));
+            }
         }
         Ok(())
     }
@@ -296,10 +350,13 @@ fn build_made<R: Rng + ?Sized>(
         }
         prev = deg;
     }
-    // Outputs: shifts m_i then raw log-scales r_i, both with the degree of x_i.
-    let out_deg: Vec<usize> = order.iter().chain(order.iter()).copied().collect();
+    // Outputs: P groups of D (affine: shifts m_i then raw log-scales r_i;
+    // spline: width logits, height logits, derivatives), each output with
+    // the degree of its x_i.
+    let p = cfg.transform.params_per_dim();
+    let out_deg: Vec<usize> = (0..p).flat_map(|_| order.iter().copied()).collect();
     let mask = output_mask(&prev, &out_deg);
-    let mut last = MaskedDense::new(prev.len(), 2 * d, mask, Init::Default, rng)?;
+    let mut last = MaskedDense::new(prev.len(), p * d, mask, Init::Default, rng)?;
     // Start close to the identity map: small output weights and biases.
     last.visit_params_mut(&mut |p| p.value.iter_mut().for_each(|v| *v *= 0.01));
     net.push(last)?;
@@ -443,6 +500,28 @@ impl Maf {
                 }
             }
             let y = net.forward(inp, ctx).map_err(Error::from)?;
+            if let Transform::RationalQuadratic { bins, bound } = cfg.transform {
+                let p = rq_params(bins);
+                let mut knots = Knots::new(bins);
+                let mut raw = vec![0.0; p];
+                for i in 0..n {
+                    let yr = y.row(i);
+                    let hr = h.row_mut(i);
+                    let mut s = 0.0;
+                    for j in 0..d {
+                        for (q, r) in raw.iter_mut().enumerate() {
+                            *r = yr[q * d + j];
+                        }
+                        knots.set(&raw, bound);
+                        let (z, ln_dz) = knots.forward(hr[j]);
+                        hr[j] = z;
+                        s -= ln_dz;
+                    }
+                    tape.sum_alpha[i] += s;
+                }
+                tape.shift_scale[k] = y.clone();
+                continue;
+            }
             let ss = &mut tape.shift_scale[k];
             ss.resize(n, 2 * d);
             let dc = &mut tape.dclamp[k];
@@ -487,7 +566,55 @@ impl Maf {
         let cd = cfg.context_dim;
         let mut gz = Matrix::from_fn(n, d, |i, j| w[i] * tape.z.get(i, j));
         let mut gc = Matrix::zeros(n, cd);
-        let mut dy = Matrix::zeros(n, 2 * d);
+        let mut dy = Matrix::zeros(n, cfg.transform.params_per_dim() * d);
+        if let Transform::RationalQuadratic { bins, bound } = cfg.transform {
+            let p = rq_params(bins);
+            let mut knots = Knots::new(bins);
+            let mut raw = vec![0.0; p];
+            let mut g = vec![0.0; p];
+            let mut gdiag = Matrix::zeros(n, d);
+            for k in (0..nets.len()).rev() {
+                let y = &tape.shift_scale[k];
+                for (i, &wi) in w.iter().enumerate().take(n) {
+                    let yr = y.row(i);
+                    let hr = &tape.inputs[k].row(i)[..d];
+                    let gzr = gz.row(i);
+                    let dyr = dy.row_mut(i);
+                    let gdr = gdiag.row_mut(i);
+                    for j in 0..d {
+                        for (q, r) in raw.iter_mut().enumerate() {
+                            *r = yr[q * d + j];
+                        }
+                        knots.set(&raw, bound);
+                        g.iter_mut().for_each(|v| *v = 0.0);
+                        gdr[j] = knots.backward(hr[j], gzr[j], -wi, &mut g);
+                        for (q, &gq) in g.iter().enumerate() {
+                            dyr[q * d + j] = gq;
+                        }
+                    }
+                }
+                let need_dx = k > 0 || want_inputs;
+                let dx = nets[k]
+                    .backward(&tape.inputs[k], &dy, need_dx, ctx)
+                    .map_err(Error::from)?;
+                if let Some(dx) = dx {
+                    for i in 0..n {
+                        let dxr = dx.row(i);
+                        let gdr = gdiag.row(i);
+                        let gzr = gz.row_mut(i);
+                        for j in 0..d {
+                            gzr[j] = gdr[j] + dxr[j];
+                        }
+                        if cd > 0 {
+                            for (gcv, &v) in gc.row_mut(i).iter_mut().zip(&dxr[d..]) {
+                                *gcv += v;
+                            }
+                        }
+                    }
+                }
+            }
+            return Ok((gz, gc));
+        }
         // Block outputs: z^K = tape.z; the output of block k-1 is the input of block k.
         for k in (0..nets.len()).rev() {
             let ss = &tape.shift_scale[k];
@@ -675,6 +802,19 @@ impl Maf {
                     let Some(j) = order.iter().position(|&m| m == step) else {
                         continue;
                     };
+                    if let Transform::RationalQuadratic { bins, bound } = self.config.transform {
+                        let mut knots = Knots::new(bins);
+                        let mut raw = vec![0.0; rq_params(bins)];
+                        for i in 0..rows {
+                            let yr = y.row(i);
+                            for (q, r) in raw.iter_mut().enumerate() {
+                                *r = yr[q * d + j];
+                            }
+                            knots.set(&raw, bound);
+                            x.set(i, j, knots.inverse(h.get(i, j)));
+                        }
+                        continue;
+                    }
                     for i in 0..rows {
                         let yr = y.row(i);
                         let alpha = self.config.max_log_scale
@@ -800,14 +940,14 @@ impl TryFrom<MafRecord> for Maf {
         for c in &r.nets {
             let net = c.build_network().map_err(Error::from)?;
             if net.input_dim() != r.config.dim + r.config.context_dim
-                || net.output_dim() != 2 * r.config.dim
+                || net.output_dim() != r.config.transform.params_per_dim() * r.config.dim
             {
                 return Err(Error::shape(
                     "flow record network (inputs, outputs)",
                     format!(
                         "({}, {})",
                         r.config.dim + r.config.context_dim,
-                        2 * r.config.dim
+                        r.config.transform.params_per_dim() * r.config.dim
                     ),
                     format!("({}, {})", net.input_dim(), net.output_dim()),
                 ));

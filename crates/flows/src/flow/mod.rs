@@ -6,10 +6,11 @@
 
 pub(crate) mod ensemble;
 pub(crate) mod maf;
+mod spline;
 mod train;
 
 pub use ensemble::MafEnsemble;
-pub use maf::{LnProbGrad, Maf, MafConfig, Whitening};
+pub use maf::{LnProbGrad, Maf, MafConfig, Transform, Whitening};
 pub use train::{TrainOptions, TrainReport};
 
 #[cfg(test)]
