@@ -377,6 +377,24 @@ pub struct PhaseSpaceEnsemble {
 }
 
 impl PhaseSpaceEnsemble {
+    /// Each member's share of the averaged density at `x`, the weights by
+    /// which velocity draws are split between members (checks `n >= 1`).
+    fn member_weights(&self, x: Vec3, n: usize) -> Result<Vec<f64>> {
+        if n == 0 {
+            return Err(Error::invalid_param(
+                "number of velocities",
+                n,
+                "at least 1",
+            ));
+        }
+        let ln_n: Vec<f64> = self
+            .members
+            .iter()
+            .map(|m| m.ln_n(&[x]).map(|l| l[0]))
+            .collect::<Result<_>>()?;
+        Ok(mean_exp_weights(&ln_n).1)
+    }
+
     /// An ensemble of the given members.
     ///
     /// # Errors
@@ -488,19 +506,7 @@ impl PhaseSpaceModel for PhaseSpaceEnsemble {
     }
 
     fn sample_velocities(&self, x: Vec3, n: usize, seed: u64) -> Result<Vec<Vec3>> {
-        if n == 0 {
-            return Err(Error::invalid_param(
-                "number of velocities",
-                n,
-                "at least 1",
-            ));
-        }
-        let ln_n: Vec<f64> = self
-            .members
-            .iter()
-            .map(|m| m.ln_n(&[x]).map(|l| l[0]))
-            .collect::<Result<_>>()?;
-        let (_, w) = mean_exp_weights(&ln_n);
+        let w = self.member_weights(x, n)?;
         let mut rng = rng_from_seed(seed_for_index(seed, u64::MAX));
         let mut counts = vec![0usize; w.len()];
         for _ in 0..n {
@@ -527,19 +533,7 @@ impl PhaseSpaceModel for PhaseSpaceEnsemble {
     }
 
     fn sample_velocities_qmc(&self, x: Vec3, n: usize, seed: u64) -> Result<Vec<Vec3>> {
-        if n == 0 {
-            return Err(Error::invalid_param(
-                "number of velocities",
-                n,
-                "at least 1",
-            ));
-        }
-        let ln_n: Vec<f64> = self
-            .members
-            .iter()
-            .map(|m| m.ln_n(&[x]).map(|l| l[0]))
-            .collect::<Result<_>>()?;
-        let (_, w) = mean_exp_weights(&ln_n);
+        let w = self.member_weights(x, n)?;
         // Stratified member counts: floor(n w_k) each, the remainder to the
         // members with the largest fractional parts.
         let mut counts: Vec<usize> = w
