@@ -147,7 +147,7 @@ pub use search::{
     ProfilePoint,
 };
 pub use shift::{ModulationQuadrature, SigmoidShift};
-pub use uncertainty::ParameterErrors;
+pub use uncertainty::{ParameterErrors, ProfileInterval};
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]

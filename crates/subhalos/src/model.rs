@@ -275,9 +275,9 @@ pub(crate) struct Eval {
     /// `resp[i * n_comp + c]`.
     resp: Vec<f64>,
     /// $\sum_i r_{ic}$.
-    n_c: Vec<f64>,
+    pub(crate) n_c: Vec<f64>,
     /// $\sum_{k \in \mathrm{astro}} r_{ik}$.
-    r_astro: Vec<f64>,
+    pub(crate) r_astro: Vec<f64>,
     ln_z: Vec<f64>,
 }
 
@@ -566,7 +566,7 @@ impl ShiftMixture {
         }
     }
 
-    fn theta_bounds(&self) -> Vec<Bound> {
+    pub(crate) fn theta_bounds(&self) -> Vec<Bound> {
         let b = self.max_steepness;
         let mut v = vec![Bound::between(-b, b); 3];
         v.extend([Bound::between(CENTRE_BOUNDS.0, CENTRE_BOUNDS.1); 3]);
@@ -688,7 +688,7 @@ impl ShiftMixture {
 
     /// $Q_\theta = \sum_i R_i \ln C(x_i) - [\text{normalisation}]$ and its
     /// gradient, divided by $N$ (the function the M-step maximises).
-    fn q_theta(
+    pub(crate) fn q_theta(
         &self,
         data: &PreparedData,
         astro_free: bool,

@@ -3,12 +3,14 @@
 //! dark-matter detection simulation and the expected-limit band give
 //! bit-identical results on a rayon pool of 1 thread and on a pool of 2.
 
+mod common;
+
+use common::roi;
 use darkprobe_core::progress::NoProgress;
 use darkprobe_kde::{KFold, ScaleSearch};
 use darkprobe_subhalos::detection::Instrument;
 use darkprobe_subhalos::*;
-use ndarray::Array2;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 /// Runs `f` on a fresh rayon pool of `threads` threads.
 fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -23,26 +25,9 @@ fn bits(v: &[f64]) -> Vec<u64> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// A ROI wide enough in alpha for the hard analytic DM spectra.
-fn roi() -> Roi {
-    Roi::new(
-        ReferenceEnergy::OneGeV,
-        [-10.3, 0.3, 0.1],
-        [-8.2, 1.7, 0.55],
-    )
-    .unwrap()
-}
-
 /// Two toy classes whose bandwidths are chosen by seeded repeated k-fold CV.
 fn astro_model() -> ShiftMixture {
-    let roi = roi();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
-    let cloud = |rng: &mut rand::rngs::StdRng, c: [f64; 3]| {
-        Array2::from_shape_fn((80, 3), |(_, d)| {
-            c[d] + [0.6, 0.25, 0.1][d] * (rng.random::<f64>() - 0.5)
-        })
-    };
-    let bw = BandwidthChoice::KFold {
+    common::astro_model_with(&BandwidthChoice::KFold {
         search: ScaleSearch::Continuous {
             lo: 0.05,
             hi: 3.0,
@@ -53,22 +38,7 @@ fn astro_model() -> ShiftMixture {
             repeats: 3,
             seed: 8,
         },
-    };
-    let ext = ClassDensity::fit(
-        "extragalactic",
-        cloud(&mut rng, [-9.3, 1.45, 0.15]).view(),
-        &roi,
-        &bw,
-    )
-    .unwrap();
-    let gal = ClassDensity::fit(
-        "galactic",
-        cloud(&mut rng, [-9.0, 1.15, 0.4]).view(),
-        &roi,
-        &bw,
-    )
-    .unwrap();
-    ShiftMixture::new(roi, vec![ext, gal], vec![0.8, 0.2]).unwrap()
+    })
 }
 
 fn null_params() -> MixtureParams {

@@ -2,67 +2,14 @@
 //! astrophysical classes and subhalos from the detection simulation of the
 //! analytic b-bbar spectrum at 100 GeV.
 
+mod common;
+
+use common::{astro_model, det_opts, dm_component, roi, sigma_v_for};
 use darkprobe_core::progress::{CountingProgress, NoProgress};
 use darkprobe_core::rng::rng_for_index;
-use darkprobe_kde::Bandwidth;
 use darkprobe_subhalos::detection::Instrument;
 use darkprobe_subhalos::*;
-use ndarray::Array2;
 use rand::{Rng, SeedableRng};
-
-/// A ROI wide enough in alpha to hold the hard analytic DM spectra.
-fn roi() -> Roi {
-    Roi::new(
-        ReferenceEnergy::OneGeV,
-        [-10.3, 0.3, 0.1],
-        [-8.2, 1.7, 0.55],
-    )
-    .unwrap()
-}
-
-fn det_opts(seed: u64) -> DetectionOptions {
-    DetectionOptions {
-        log10_flux_min: -11.5,
-        log10_flux_max: -7.5,
-        n_flux: 17,
-        n_per_flux: 30,
-        seed,
-    }
-}
-
-fn dm_component(seed: u64) -> DmComponent {
-    let lat = Instrument::fermi_lat_high_latitude();
-    let bins =
-        DmSpectrumBins::new(&bergstrom_bb_spectrum().unwrap(), 100.0, lat.edges_gev()).unwrap();
-    let table = simulate_detection(&bins, &lat, &roi(), &det_opts(seed), &NoProgress).unwrap();
-    DmComponent::new(JPopulation::paper_default(), &bins, table).unwrap()
-}
-
-fn astro_model() -> ShiftMixture {
-    let roi = roi();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
-    let cloud = |rng: &mut rand::rngs::StdRng, c: [f64; 3]| {
-        Array2::from_shape_fn((80, 3), |(_, d)| {
-            c[d] + [0.6, 0.25, 0.1][d] * (rng.random::<f64>() - 0.5)
-        })
-    };
-    let bw = BandwidthChoice::Fixed(Bandwidth::Diagonal(vec![0.2, 0.08, 0.03]));
-    let ext = ClassDensity::fit(
-        "extragalactic",
-        cloud(&mut rng, [-9.3, 1.45, 0.15]).view(),
-        &roi,
-        &bw,
-    )
-    .unwrap();
-    let gal = ClassDensity::fit(
-        "galactic",
-        cloud(&mut rng, [-9.0, 1.15, 0.4]).view(),
-        &roi,
-        &bw,
-    )
-    .unwrap();
-    ShiftMixture::new(roi, vec![ext, gal], vec![0.8, 0.2]).unwrap()
-}
 
 fn astro_params() -> MixtureParams {
     MixtureParams {
@@ -78,20 +25,6 @@ fn prior_opts() -> DmSearchOptions {
         n_scan: 10,
         ..DmSearchOptions::default()
     }
-}
-
-/// <sigma v> giving `n` expected subhalos in the ROI.
-fn sigma_v_for(dm: &DmComponent, n: f64) -> f64 {
-    let (mut a, mut b) = (-30.0f64, -18.0f64);
-    for _ in 0..60 {
-        let m = 0.5 * (a + b);
-        if dm.n_roi(10f64.powf(m)) < n {
-            a = m;
-        } else {
-            b = m;
-        }
-    }
-    10f64.powf(0.5 * (a + b))
 }
 
 #[test]
