@@ -1,4 +1,7 @@
-//! Parameter uncertainties of a mixture fit from the observed information.
+//! Parameter uncertainties of a mixture fit: observed-information errors
+//! and profile-likelihood intervals.
+//!
+//! # Observed information
 //!
 //! At the maximum-likelihood point $\hat z$ of the free parameters $z$, the
 //! observed information is $I = -\nabla^2 \ln L(\hat z)$ and the asymptotic
@@ -26,6 +29,33 @@
 //! error, as is an information matrix that is not positive definite (a
 //! parameter the data do not identify, e.g. the centre of a sigmoid with zero
 //! slope).
+//!
+//! # Profile-likelihood intervals
+//! For one parameter $v$ (a weight, slope or centre) with the other free
+//! parameters $\nu$, the profile is $\ln L_p(v) = \max_\nu \ln L(v, \nu)$ and
+//! the interval at level $1-\alpha$ is
+//! $\{v : 2[\ln L_\mathrm{max} - \ln L_p(v)] \le F^{-1}_{\chi^2_1}(1-\alpha)\}$
+//! (Wilks 1938; Venzon & Moolgavkar 1988, *Appl. Statist.* 37, 87): 1.00 for
+//! 68.27 %, 3.84 for 95 %. It is invariant under reparametrisation and
+//! follows the likelihood where it is not quadratic, so it is asymmetric in
+//! general, and where the profile stays below the threshold up to a
+//! parameter's bound the interval ends there (one-sided; also for a fit on a
+//! bound, which has no observed-information error). For a weight, the other
+//! free weights share what it and the fixed extras leave, through softmax
+//! logits. [`ShiftMixture::profile_intervals`] walks out from the fit on each
+//! side (steps from the quadratic estimate of the profile's curvature, then
+//! extrapolating $\sqrt{2\Delta\ln L_p}$, which is linear in $v$ for a quadratic
+//! profile) and solves for the ends by regula falsi (Illinois) in that
+//! variable, to about $10^{-3}$ of the half-width. Each profile point is an
+//! L-BFGS maximisation over $\nu$ with the analytic gradient, warm-started
+//! from the linear response $\partial\hat\nu/\partial v$ (or from the two
+//! nearest profile points), in coordinates whitened by the Cholesky factor of
+//! the curvature at the fit, then polished in the bounded coordinates.
+//!
+//! On mock catalogs of 800 sources with a covariate shift and a DM component
+//! (`tests/coverage.rs`), the 95 % profile intervals of all nine parameters
+//! cover the truth in 0.915 to 0.975 of 200 mocks, where the observed-information
+//! interval of the $\beta$ centre covers in only 0.86 (docs/hardening.md).
 //!
 //! ```
 //! use darkprobe_kde::Bandwidth;
@@ -479,6 +509,10 @@ const LOGIT_BOUND: f64 = 40.0;
 /// Tolerance on $\sqrt{2\Delta\ln L_p}$ at an interval end (a relative
 /// error of about $10^{-3}$ on the interval's half-width at 95 %).
 const ROOT_TOL: f64 = 2e-3;
+/// A whitened profile maximisation is accepted when every nuisance's
+/// gradient times its scale (the change of $\ln L$ per natural step) is
+/// below this; otherwise it is polished within the bounds.
+const STATIONARY_TOL: f64 = 1e-3;
 /// Gradient tolerance of the profile maximisations, on $\ln L$ in the
 /// scaled nuisances (about $10^{-8}$ in $\ln L$ near the maximum).
 const PROFILE_GRAD_TOL: f64 = 1e-4;
@@ -814,13 +848,22 @@ impl<'a> Profiler<'a> {
                 .collect();
             let m = minimize(&objective, &y0, &[], &opts)?;
             let x = x_of(&m.x);
-            if self.inside(&x) && m.converged {
-                return Ok((ln_l_ref - m.f_x, x));
-            }
             if self.inside(&x) {
+                // Accept only a stationary point: a line search stopped by
+                // the box's wall is not an optimum.
+                let (ln_l, g) = self.ln_l_grad(v, &x)?;
+                let stationary = g
+                    .iter()
+                    .zip(&self.scales)
+                    .all(|(g, s)| (g * s).abs() <= STATIONARY_TOL);
+                if stationary {
+                    return Ok((ln_l, x));
+                }
                 start = x;
             }
         }
+        // Otherwise (or without whitening) in the bounded coordinates, where
+        // nuisances may settle on their bounds.
         let sc = &self.scales;
         let objective = WithGradient(|y: &[f64], g: &mut [f64]| -> darkprobe_core::Result<f64> {
             let x: Vec<f64> = y.iter().zip(sc).map(|(y, s)| y * s).collect();
@@ -1209,6 +1252,15 @@ impl ShiftMixture {
             }
         };
         let (a, b) = prof.poi_bounds;
+        // Values given in feature units at a bound may round just outside it.
+        let slack = 1e-12 * (b - a).abs().max(1.0);
+        let v = if v < a && v >= a - slack {
+            a
+        } else if v > b && v <= b + slack {
+            b
+        } else {
+            v
+        };
         if !(v.is_finite() && v >= a && v <= b) {
             return Err(Error::invalid_param(
                 format!("value of {name}"),
@@ -1559,5 +1611,209 @@ mod tests {
             assert_relative_eq!(err.errors[r], cov[[idx, idx]].sqrt(), max_relative = 2e-3);
         }
         assert_relative_eq!(err.errors[0], err.errors[1], max_relative = 1e-12);
+    }
+
+    /// A mock of `n` sources with the shift of the Hessian test and its
+    /// `PriorAndCovariate` fit (started at the truth).
+    fn shifted_fit(n: usize, seed: u64) -> (ShiftMixture, PreparedData, MixtureFit) {
+        let m = model();
+        let roi = m.roi().clone();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let shift = SigmoidShift::from_scaled(&[-6.0, 4.0, 5.0, 0.5, 0.4, 0.45], &roi);
+        let truth = MixtureParams {
+            class_weights: vec![0.55, 0.45],
+            extra_weights: vec![],
+            shift: Some(shift),
+        };
+        let mock = m.sample(&truth, n, &mut rng).unwrap();
+        let data = m.prepare(mock.points.view()).unwrap();
+        let opts = EmOptions {
+            initial_shift: Some(shift),
+            ..EmOptions::default()
+        };
+        let fit = m
+            .fit(&data, ShiftKind::PriorAndCovariate, &[], &opts)
+            .unwrap();
+        (m, data, fit)
+    }
+
+    /// Where the likelihood is close to quadratic (weights only, 3000
+    /// sources) the profile interval is the observed-information one,
+    /// $\hat v \pm z\,\hat\sigma$, at 68 % and 95 %.
+    #[test]
+    fn profile_interval_is_the_information_interval_when_quadratic() {
+        let m = model();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let truth = MixtureParams {
+            class_weights: vec![0.4, 0.6],
+            extra_weights: vec![],
+            shift: None,
+        };
+        let mock = m.sample(&truth, 3000, &mut rng).unwrap();
+        let data = m.prepare(mock.points.view()).unwrap();
+        let fit = m
+            .fit(&data, ShiftKind::Prior, &[], &EmOptions::default())
+            .unwrap();
+        let err = m.parameter_errors(&data, &[], &fit).unwrap();
+        for name in ["pi[ext]", "pi[gal]"] {
+            let (v, sd) = err.get(name).unwrap();
+            let ci = m
+                .profile_intervals(&data, &[], &fit, name, &[0.6827, 0.95])
+                .unwrap();
+            for (c, z) in ci.iter().zip([1.0, 1.959_964]) {
+                assert_relative_eq!(c.value, v, max_relative = 1e-12);
+                assert_relative_eq!(c.upper - v, z * sd, max_relative = 0.02);
+                assert_relative_eq!(v - c.lower, z * sd, max_relative = 0.02);
+                assert!(!c.lower_at_bound && !c.upper_at_bound);
+            }
+            assert_relative_eq!(ci[1].threshold, 3.841_458_820_694_124, max_relative = 1e-9);
+        }
+    }
+
+    /// The profile against an independent maximisation: Nelder-Mead over the
+    /// other parameters in feature units through the public
+    /// [`ShiftMixture::ln_likelihood`]; and the interval ends against a scan
+    /// of the profile (inside below the threshold, outside above it).
+    #[test]
+    fn profile_matches_brute_force_and_the_interval_matches_its_scan() {
+        use darkprobe_core::optimize::{minimize, Bound, Method, MinimizeOptions};
+        let (m, data, fit) = shifted_fit(400, 3);
+        let s0 = fit.params.shift.unwrap();
+        let name = "centre[beta]";
+        let ci = m.profile_interval(&data, &[], &fit, name, 0.95).unwrap();
+        assert!(ci.lower < s0.centre[2] && s0.centre[2] < ci.upper);
+        // Brute force: y = (pi_gal, slopes, centres of log10 F and alpha).
+        let brute = |c: f64| -> f64 {
+            let ln_l = |y: &[f64]| -> darkprobe_core::Result<f64> {
+                let p = MixtureParams {
+                    class_weights: vec![1.0 - y[0], y[0]],
+                    extra_weights: vec![],
+                    shift: Some(SigmoidShift {
+                        slope: [y[1], y[2], y[3]],
+                        centre: [y[4], y[5], c],
+                    }),
+                };
+                Ok(-m
+                    .ln_likelihood(&data, &[], &p)
+                    .map_err(darkprobe_core::Error::from)?)
+            };
+            let y0 = [
+                fit.params.class_weights[1],
+                s0.slope[0],
+                s0.slope[1],
+                s0.slope[2],
+                s0.centre[0],
+                s0.centre[1],
+            ];
+            // The model's bounds, in feature units: steepness within +-30,
+            // centres within one ROI width of the ROI.
+            let (lo, w) = (m.roi().lo(), m.roi().widths());
+            let b = m.max_steepness();
+            let mut bounds = vec![Bound::between(1e-6, 1.0 - 1e-6)];
+            bounds.extend((0..3).map(|d| Bound::between(-b / w[d], b / w[d])));
+            bounds.extend((0..2).map(|d| Bound::between(lo[d] - w[d], lo[d] + 2.0 * w[d])));
+            let opts = MinimizeOptions {
+                method: Method::NelderMead,
+                f_tol: 1e-13,
+                max_iter: 20_000,
+                allow_unconverged: true,
+                ..MinimizeOptions::default()
+            };
+            // Two rounds (Nelder-Mead restarted from its own optimum).
+            let r = minimize(&ln_l, &y0, &bounds, &opts).unwrap();
+            -minimize(&ln_l, &r.x, &bounds, &opts).unwrap().f_x
+        };
+        for c in [ci.lower, 0.5 * (ci.lower + s0.centre[2]), ci.upper] {
+            let p = m.profile_ln_likelihood(&data, &[], &fit, name, c).unwrap();
+            let b = brute(c);
+            // The profile is a maximum: never (materially) below brute force.
+            assert!(p > b - 1e-6, "profile {p} < brute force {b} at {c}");
+            assert!(
+                (p - b).abs() < 1e-4,
+                "profile {p} vs brute force {b} at {c}"
+            );
+        }
+        // The ends: 2 Delta ln L_p = 3.84 there, below inside, above outside.
+        let q = |c: f64| {
+            2.0 * (ci.ln_l_max - m.profile_ln_likelihood(&data, &[], &fit, name, c).unwrap())
+        };
+        let w = ci.upper - ci.lower;
+        for (end, at_bound, out) in [
+            (ci.lower, ci.lower_at_bound, ci.lower - 0.02 * w),
+            (ci.upper, ci.upper_at_bound, ci.upper + 0.02 * w),
+        ] {
+            if at_bound {
+                assert!(q(end) < ci.threshold, "q({end}) = {}", q(end));
+            } else {
+                assert!(
+                    (q(end) - ci.threshold).abs() < 0.02,
+                    "q({end}) = {}",
+                    q(end)
+                );
+                assert!(q(out) > ci.threshold);
+            }
+        }
+        for t in [0.02, 0.3, 0.7, 0.98] {
+            assert!(q(ci.lower + t * w) < ci.threshold);
+        }
+        // Unlike the observed-information interval, asymmetric here (the
+        // half-widths are 0.096 and 0.136).
+        let (lo, hi) = (s0.centre[2] - ci.lower, ci.upper - s0.centre[2]);
+        assert!(hi > 1.2 * lo, "half-widths {lo} and {hi}");
+    }
+
+    /// A weight whose profile stays below the threshold down to 0 gets a
+    /// one-sided interval with `lower = 0`; bad names, levels and values are
+    /// errors naming them.
+    #[test]
+    fn one_sided_at_a_bound_and_bad_input() {
+        let m = model();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let truth = MixtureParams {
+            class_weights: vec![0.5, 0.5],
+            extra_weights: vec![],
+            shift: None,
+        };
+        let mock = m.sample(&truth, 200, &mut rng).unwrap();
+        let data = m.prepare(mock.points.view()).unwrap();
+        let vol: f64 = m.roi().widths().iter().product();
+        // A flat component that is not in the data.
+        let extras = [ExtraComponent {
+            name: "flat".into(),
+            ln_pdf: vec![-vol.ln(); data.len()],
+            weight: ExtraWeight::Free { initial: 0.1 },
+        }];
+        let fit = m
+            .fit(&data, ShiftKind::Prior, &extras, &EmOptions::default())
+            .unwrap();
+        let ci = m
+            .profile_interval(&data, &extras, &fit, "pi[flat]", 0.95)
+            .unwrap();
+        assert!(ci.lower_at_bound && ci.lower == 0.0 && !ci.upper_at_bound);
+        assert!(ci.upper > ci.value && ci.upper < 0.2);
+        assert!(ci.contains(0.0));
+        let q = 2.0
+            * (ci.ln_l_max
+                - m.profile_ln_likelihood(&data, &extras, &fit, "pi[flat]", ci.upper)
+                    .unwrap());
+        assert!((q - ci.threshold).abs() < 0.02);
+        let e = m
+            .profile_interval(&data, &extras, &fit, "centre[beta]", 0.95)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("centre[beta]") && e.contains("pi[flat]"), "{e}");
+        for level in [0.0, 1.0, f64::NAN] {
+            assert!(m
+                .profile_interval(&data, &extras, &fit, "pi[ext]", level)
+                .is_err());
+        }
+        let e = m
+            .profile_ln_likelihood(&data, &extras, &fit, "pi[ext]", 1.5)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pi[ext]") && e.contains("1.5"), "{e}");
+        assert!(m
+            .profile_intervals(&data, &extras, &fit, "pi[ext]", &[])
+            .is_err());
     }
 }
