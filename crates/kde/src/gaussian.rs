@@ -333,8 +333,8 @@ impl GaussianKde {
         let ln_rtol = tol.rtol.ln();
         // The absolute tolerance on the density, expressed on the kernel sum.
         let ln_atol = tol.atol.ln() - self.ln_norm;
-        let out = par::map_indices_with(points.nrows(), Vec::new, |buf, i| {
-            self.ln_norm + tree.ln_sum_bounded(&rows[i * d..(i + 1) * d], ln_rtol, ln_atol, buf)
+        let out = par::map_indices(points.nrows(), |i| {
+            self.ln_norm + tree.ln_sum_bounded(&rows[i * d..(i + 1) * d], ln_rtol, ln_atol)
         });
         Ok(Array1::from(out))
     }

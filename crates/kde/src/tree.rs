@@ -13,8 +13,6 @@
 //! $W_\mathrm{out} e^{-r^2/2} \le \max(\mathrm{rtol}\,S_\mathrm{in}, \mathrm{atol})$; each
 //! step only grows $S_\mathrm{in}$, so it ends, usually after one or two passes.
 
-use darkprobe_core::numerics::log_sum_exp;
-
 const LEAF_SIZE: usize = 24;
 
 #[derive(Debug)]
@@ -154,42 +152,74 @@ impl KdTree {
         }
     }
 
-    /// Collects $\ln w_i - d_i^2/2$ for points within `r2`; returns their total weight.
-    fn collect_within(&self, node: usize, z: &[f64], r2: f64, out: &mut Vec<f64>) -> f64 {
-        if self.min_dist2(node, z) > r2 {
-            return 0.0;
+    /// Squared distance from `z` to the farthest corner of a node's box.
+    #[inline]
+    fn max_dist2(&self, node: usize, z: &[f64]) -> f64 {
+        let d = self.d;
+        let lo = &self.bbox[2 * d * node..2 * d * node + d];
+        let hi = &self.bbox[2 * d * node + d..2 * d * (node + 1)];
+        let mut s = 0.0;
+        for k in 0..d {
+            let v = (z[k] - lo[k]).abs().max((hi[k] - z[k]).abs());
+            s += v * v;
+        }
+        s
+    }
+
+    /// Adds $w_i e^{-(d_i^2 - d_\mathrm{ref}^2)/2}$ over the points of the shell
+    /// $r_\mathrm{lo}^2 < d_i^2 \le r^2$ (`r2_lo < 0`: the whole ball) to
+    /// `acc.0`, and their weights $w_i$ to `acc.1`. A node whose farthest
+    /// corner is within `r2_lo` is skipped: IEEE rounding is monotone, so every
+    /// point in it has a computed $d_i^2 \le$ the box's, and an earlier call
+    /// with radius `r2_lo` took them all.
+    fn sum_shell(
+        &self,
+        node: usize,
+        z: &[f64],
+        (r2_lo, r2, d2_ref): (f64, f64, f64),
+        acc: &mut (f64, f64),
+    ) {
+        if self.min_dist2(node, z) > r2 || self.max_dist2(node, z) <= r2_lo {
+            return;
         }
         match self.nodes[node].children {
             None => {
-                let mut w_in = 0.0;
+                let (mut s, mut w_in) = (0.0, 0.0);
                 for i in self.nodes[node].start..self.nodes[node].end {
                     let d2 = self.dist2(i, z);
-                    if d2 <= r2 {
-                        out.push(self.ln_w[i] - 0.5 * d2);
+                    if d2 <= r2 && d2 > r2_lo {
+                        s += self.w[i] * (-0.5 * (d2 - d2_ref)).exp();
                         w_in += self.w[i];
                     }
                 }
-                w_in
+                acc.0 += s;
+                acc.1 += w_in;
             }
-            Some((a, b)) => self.collect_within(a, z, r2, out) + self.collect_within(b, z, r2, out),
+            Some((a, b)) => {
+                self.sum_shell(a, z, (r2_lo, r2, d2_ref), acc);
+                self.sum_shell(b, z, (r2_lo, r2, d2_ref), acc);
+            }
         }
     }
 
     /// $\ln S_\mathrm{in}$ with $S - \max(\mathrm{rtol}\,S, \mathrm{atol}) \le S_\mathrm{in} \le S$.
-    pub(crate) fn ln_sum_bounded(
-        &self,
-        z: &[f64],
-        ln_rtol: f64,
-        ln_atol: f64,
-        buf: &mut Vec<f64>,
-    ) -> f64 {
+    ///
+    /// The terms are summed relative to the nearest point's kernel,
+    /// $S_\mathrm{in} = e^{-d_\mathrm{nn}^2/2}\sum w_i e^{-(d_i^2 - d_\mathrm{nn}^2)/2}$:
+    /// every factor is at most 1 and the nearest point's is exactly 1, so the
+    /// sum neither overflows nor underflows to zero.
+    pub(crate) fn ln_sum_bounded(&self, z: &[f64], ln_rtol: f64, ln_atol: f64) -> f64 {
         let d2nn = self.nearest_dist2(z);
         let mut r2 = d2nn + 2.0 * (-ln_rtol).clamp(0.0, 745.0);
+        // Each pass adds only the shell between the previous radius and the
+        // new one to the sums so far.
+        let mut r2_lo = -1.0;
+        let mut acc = (0.0, 0.0);
         loop {
-            buf.clear();
-            let w_in = self.collect_within(0, z, r2, buf);
-            let ln_s_in = log_sum_exp(buf);
-            let w_out = 1.0 - w_in;
+            self.sum_shell(0, z, (r2_lo, r2, d2nn), &mut acc);
+            r2_lo = r2;
+            let ln_s_in = acc.0.ln() - 0.5 * d2nn;
+            let w_out = 1.0 - acc.1;
             if w_out <= 1e-15 {
                 return ln_s_in;
             }
@@ -230,20 +260,30 @@ mod tests {
                 })
                 .fold(f64::INFINITY, f64::min);
             assert_eq!(tree.nearest_dist2(&z), brute);
-            let mut buf = Vec::new();
-            let w_in = tree.collect_within(0, &z, 1.5, &mut buf);
-            let count = pts
+            let d2s: Vec<f64> = pts
                 .chunks_exact(d)
-                .filter(|p| {
-                    p.iter()
-                        .zip(&z)
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum::<f64>()
-                        <= 1.5
-                })
-                .count();
-            assert_eq!(buf.len(), count);
-            assert!((w_in - count as f64 / n as f64).abs() < 1e-12);
+                .map(|p| p.iter().zip(&z).map(|(a, b)| (a - b) * (a - b)).sum())
+                .collect();
+            let count = |lo: f64, hi: f64| d2s.iter().filter(|&&q| q > lo && q <= hi).count();
+            // Brute-force sums over a shell, relative to d2_ref = 1.
+            let brute = |lo: f64, hi: f64| {
+                d2s.iter()
+                    .filter(|&&q| q > lo && q <= hi)
+                    .map(|q| (-0.5 * (q - 1.0)).exp() / n as f64)
+                    .sum::<f64>()
+            };
+            let mut acc = (0.0, 0.0);
+            tree.sum_shell(0, &z, (-1.0, 1.5, 1.0), &mut acc);
+            assert!((acc.1 - count(-1.0, 1.5) as f64 / n as f64).abs() < 1e-12);
+            assert!((acc.0 - brute(-1.0, 1.5)).abs() <= 1e-12 * brute(-1.0, 1.5).max(1e-300));
+            // A shell adds exactly the points between the two radii, so ball +
+            // shells partition the points (no point twice, none lost).
+            let mut shell = (0.0, 0.0);
+            tree.sum_shell(0, &z, (1.5, 4.0, 1.0), &mut shell);
+            assert!((shell.1 - count(1.5, 4.0) as f64 / n as f64).abs() < 1e-12);
+            assert!((shell.0 - brute(1.5, 4.0)).abs() <= 1e-12 * brute(1.5, 4.0).max(1e-300));
+            tree.sum_shell(0, &z, (1.5, 4.0, 1.0), &mut acc);
+            assert!((acc.1 - count(-1.0, 4.0) as f64 / n as f64).abs() < 1e-12);
         }
     }
 }
