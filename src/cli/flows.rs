@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use darkprobe_core::progress::Progress;
 use darkprobe_core::table::CsvWriter;
 use darkprobe_core::{Error, Location};
-use darkprobe_flows::accel::{accelerations, AccelEstimate, AccelOptions};
+use darkprobe_flows::accel::{accelerations, AccelEstimate, AccelOptions, DrawSeeds};
 use darkprobe_flows::gauss::{density, msun_kpc3_to_msun_pc3, GaussOptions, Kernel};
 use darkprobe_flows::mock::{
     read_points, read_stars, sample_df, write_stars, HernquistDf, PlummerDf, SphericalDf,
@@ -555,8 +555,12 @@ fn density_cmd(a: DensityArgs) -> Result<u8, CliError> {
         .with_h_kpc(h)
         .with_n_draws(to_usize("n_draws", a.n_draws)?);
     gopts.check()?;
-    let aopts =
-        AccelOptions::default().with_n_velocities(to_usize("n_velocities", a.n_velocities)?);
+    // Every field position draws the same latent velocities (common random
+    // numbers), so the field is smooth in position and its Monte Carlo
+    // error largely cancels in the estimator's antithetic differences.
+    let aopts = AccelOptions::default()
+        .with_n_velocities(to_usize("n_velocities", a.n_velocities)?)
+        .with_seeds(DrawSeeds::Shared);
     aopts.check()?;
     // The field's own seed is fixed per run; the query points differ per call.
     let field_seed = darkprobe_core::rng::seed_for_index(a.seed, u64::MAX);

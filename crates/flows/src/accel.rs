@@ -21,9 +21,14 @@
 //! but not as equally large (the residual of a learned density grows with
 //! $|\mathbf v|$ together with $\mathbf g_i$).
 //!
-//! Position $k$ draws its velocities with seed `seed_for_index(seed, k)`;
-//! positions are processed in parallel and the results do not depend on the
-//! thread count.
+//! By default position $k$ draws its velocities with seed
+//! `seed_for_index(seed, k)`; with [`DrawSeeds::Shared`] every position uses
+//! `seed` itself (common random numbers: a flow then maps the same latent
+//! points at every position, so the estimated field is a smooth function of
+//! $\mathbf x$ and its Monte Carlo error is strongly correlated between
+//! nearby positions, which is what the finite differences of the Gauss-law
+//! estimator in [`crate::gauss`] need). Positions are processed in parallel
+//! and the results do not depend on the thread count.
 //!
 //! ```
 //! use darkprobe_flows::accel::{accelerations, AccelOptions};
@@ -66,6 +71,21 @@ pub struct AccelOptions {
     /// How the velocities are drawn (default [`VelocitySampling::Random`];
     /// the quasi-random option is not yet validated at full size).
     pub sampling: VelocitySampling,
+    /// Which seed each position draws with (default
+    /// [`DrawSeeds::PerPosition`]).
+    pub seeds: DrawSeeds,
+}
+
+/// Which seed each position of [`accelerations`] draws its velocities with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DrawSeeds {
+    /// Position $k$ uses `seed_for_index(seed, k)`: independent Monte Carlo
+    /// errors at different positions.
+    #[default]
+    PerPosition,
+    /// Every position uses `seed` (common random numbers): correlated errors
+    /// and an estimated field that is smooth in position (for densities).
+    Shared,
 }
 
 /// How the acceleration solver draws velocities at a position.
@@ -86,6 +106,7 @@ impl Default for AccelOptions {
             n_velocities: 10_000,
             batch_size: 10_000,
             sampling: VelocitySampling::default(),
+            seeds: DrawSeeds::default(),
         }
     }
 }
@@ -100,6 +121,12 @@ impl AccelOptions {
     /// Sets how velocities are drawn.
     pub fn with_sampling(mut self, sampling: VelocitySampling) -> Self {
         self.sampling = sampling;
+        self
+    }
+
+    /// Sets which seed each position draws with.
+    pub fn with_seeds(mut self, seeds: DrawSeeds) -> Self {
+        self.seeds = seeds;
         self
     }
 
@@ -382,8 +409,8 @@ pub fn acceleration_at<M: PhaseSpaceModel + ?Sized>(
 }
 
 /// Accelerations at all `points`, in parallel over positions; position `k`
-/// uses the seed `seed_for_index(seed, k)` (the thin wrapper behind
-/// `darkprobe flows accel`).
+/// uses the seed `seed_for_index(seed, k)`, or `seed` itself with
+/// [`DrawSeeds::Shared`] (the thin wrapper behind `darkprobe flows accel`).
 ///
 /// # Errors
 /// The first failing position's error (see [`acceleration_at`]), or
@@ -402,7 +429,11 @@ pub fn accelerations<M: PhaseSpaceModel + ?Sized>(
         ));
     }
     darkprobe_core::par::map_indices(points.len(), |k| {
-        acceleration_at(model, points[k], opts, seed_for_index(seed, k as u64))
+        let s = match opts.seeds {
+            DrawSeeds::PerPosition => seed_for_index(seed, k as u64),
+            DrawSeeds::Shared => seed,
+        };
+        acceleration_at(model, points[k], opts, s)
     })
     .into_iter()
     .collect()
@@ -415,6 +446,39 @@ mod tests {
     use crate::model::LnFGrad;
     use rand::{Rng, SeedableRng};
     use rand_distr::StandardNormal;
+
+    #[test]
+    fn shared_seeds_use_common_draws_at_every_position() {
+        use crate::flow::tests::random_flow;
+        let m =
+            crate::PhaseSpaceFlow::new(random_flow(3, 0, 2, 1), random_flow(3, 3, 2, 2)).unwrap();
+        let x = [0.4, -0.3, 0.8];
+        let opts = AccelOptions::default().with_n_velocities(50);
+        let per = accelerations(&m, &[x, x], &opts, 7).unwrap();
+        assert_ne!(per[0].accel, per[1].accel);
+        assert_eq!(
+            per[1].accel,
+            acceleration_at(&m, x, &opts, seed_for_index(7, 1))
+                .unwrap()
+                .accel
+        );
+        let shared_opts = opts.with_seeds(DrawSeeds::Shared);
+        let shared = accelerations(&m, &[x, x, [0.5, -0.3, 0.8]], &shared_opts, 7).unwrap();
+        assert_eq!(shared[0].accel, shared[1].accel);
+        assert_eq!(
+            shared[0].accel,
+            acceleration_at(&m, x, &shared_opts, 7).unwrap().accel
+        );
+        // Nearby positions see the same latent draws: the estimates differ by
+        // far less than two independent estimates at one position do.
+        let d = |a: Vec3, b: Vec3| ((0..3).map(|j| (a[j] - b[j]).powi(2)).sum::<f64>()).sqrt();
+        assert!(
+            d(shared[0].accel, shared[2].accel) < 0.5 * d(per[0].accel, per[1].accel),
+            "{:?} {:?}",
+            shared,
+            per
+        );
+    }
 
     #[test]
     fn exact_df_gives_exact_acceleration() {

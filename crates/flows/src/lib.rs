@@ -90,6 +90,16 @@
 //! can be trained, tuned and checked separately (and in parallel), each on a
 //! 3-D problem.
 //!
+//! **Radial pre-transform** ([`radial`], on by default). Before both flows,
+//! positions are moved along their rays from a centre $\mathbf c$ (the
+//! origin), $\mathbf y = \mathbf c + (g(r)/r)(\mathbf x-\mathbf c)$ with
+//! $g(r) = s\operatorname{asinh}((r/s)^q)$: linear inside the scale $s$
+//! (half the median distance of the stars), logarithmic outside, so that a
+//! steep $r^{-4}$ tail becomes an exponential one that a Gaussian-based flow
+//! resolves. The flows model $\mathbf y$; $\ln n$ gains the exact
+//! $\ln|\det\partial\mathbf y/\partial\mathbf x|$, gradients go through
+//! $J^{\mathsf T}$, and the velocity flow takes $\mathbf y$ as its context.
+//!
 //! Units: positions in kpc, velocities in km/s.
 //!
 //! # Dynamical estimators and mocks
@@ -163,6 +173,7 @@ pub mod mock;
 pub mod model;
 pub mod phase_space;
 pub mod qmc;
+pub mod radial;
 
 pub use flow::{
     LnProbGrad, Maf, MafConfig, MafEnsemble, TrainOptions, TrainReport, Transform, Whitening,
