@@ -344,10 +344,20 @@ mod tests {
         // Dense grids over every range the kernel treats differently: the
         // reduction-free core (|x| < ln2/2), each 2^k scale up to the clamp,
         // tiny arguments, and the saturated tail.
-        let mut xs: Vec<f64> = (0..=200_000).map(|i| -45.0 * i as f64 / 200_000.0).collect();
+        let mut xs: Vec<f64> = (0..=200_000)
+            .map(|i| -45.0 * i as f64 / 200_000.0)
+            .collect();
         xs.extend((0..=20_000).map(|i| -0.35 * i as f64 / 20_000.0));
         xs.extend((1..300).map(|e| -(2.0f64).powi(-e)));
-        xs.extend([-f64::MIN_POSITIVE, -1e-310, -5e-324, -40.0, -40.000001, -700.0, -1e300]);
+        xs.extend([
+            -f64::MIN_POSITIVE,
+            -1e-310,
+            -5e-324,
+            -40.0,
+            -40.000001,
+            -700.0,
+            -1e300,
+        ]);
         let mut same = 0usize;
         for &x in &xs {
             let (got, want) = (x.exp_m1_nonpos(), x.exp_m1());
@@ -356,7 +366,11 @@ mod tests {
             same += usize::from(u == 0);
         }
         // Most values are the correctly rounded ones.
-        assert!(same as f64 > 0.9 * xs.len() as f64, "{same} of {}", xs.len());
+        assert!(
+            same as f64 > 0.9 * xs.len() as f64,
+            "{same} of {}",
+            xs.len()
+        );
         // Closed forms: e^{-ln 2} - 1 = -1/2, e^{-inf} - 1 = -1, signed zeros.
         assert!((-std::f64::consts::LN_2).exp_m1_nonpos() + 0.5 == 0.0);
         assert_eq!(f64::NEG_INFINITY.exp_m1_nonpos(), -1.0);
@@ -367,7 +381,10 @@ mod tests {
         for i in 0..=20_000 {
             let x = -20.0f32 * i as f32 / 20_000.0;
             let (got, want) = (x.exp_m1_nonpos(), x.exp_m1());
-            assert!((got.to_bits() as i32 - want.to_bits() as i32).abs() <= 1, "x = {x}");
+            assert!(
+                (got.to_bits() as i32 - want.to_bits() as i32).abs() <= 1,
+                "x = {x}"
+            );
         }
     }
 

@@ -1036,7 +1036,10 @@ mod chunk_tests {
                 .ln_prob_grad(&x[3 * s..3 * e], &c[2 * s..2 * e])
                 .unwrap();
             let (z, ld) = flow.to_latent(&x[3 * s..3 * e], &c[2 * s..2 * e]).unwrap();
-            for (p, v) in parts.iter_mut().zip([g.ln_p, g.grad_x, g.grad_context, z, ld]) {
+            for (p, v) in parts
+                .iter_mut()
+                .zip([g.ln_p, g.grad_x, g.grad_context, z, ld])
+            {
                 p.extend(bits(&v));
             }
         }
