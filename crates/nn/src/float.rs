@@ -70,6 +70,11 @@ pub trait Float:
     fn ln_1p(self) -> Self;
     /// $e^x - 1$, accurate near 0.
     fn exp_m1(self) -> Self;
+    /// $e^x - 1$ for $x \le 0$ (NaN stays NaN), within 1 ulp of the exact
+    /// value, in branch-free arithmetic that loops vectorise (the ELU
+    /// kernels call it on whole rows). Meaningless for $x > 0$.
+    #[doc(hidden)]
+    fn exp_m1_nonpos(self) -> Self;
     /// $\tanh x$.
     fn tanh(self) -> Self;
     /// $\sqrt{x}$.
@@ -108,6 +113,59 @@ pub trait Float:
     );
 }
 
+/// $1.5\cdot 2^{52}$: adding and subtracting it rounds a value of magnitude
+/// below $2^{51}$ to the nearest integer (ties to even), and the integer sits
+/// in the low bits of the sum.
+const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+/// $\ln 2$ split in two: the high part has 21 trailing zero bits, so
+/// $k\cdot$`LN2_HI` is exact for the $|k| \le 58$ used here (Cody & Waite).
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+
+/// $e^x - 1$ for $x \le 0$ without branches or calls.
+///
+/// With $k = \mathrm{round}(x/\ln 2)$ and $r = x - k\ln 2$
+/// ($|r| \le \ln 2 / 2$): $e^x - 1 = 2^k (e^r - 1) + (2^k - 1)$, where
+/// $e^r - 1$ is the Taylor series to $r^{13}$ (truncation below 0.1 ulp),
+/// the scaling by $2^k$ is exact and $2^k - 1$ is exact for the $k \ge -53$
+/// that matter; the result is within about 1 ulp. Below $x=-40$ the exact
+/// value rounds to $-1$, so $x$ is clamped there (which keeps $2^k$
+/// normal); $\pm 0$ returns itself and NaN stays NaN.
+#[inline(always)]
+fn exp_m1_nonpos_f64(x: f64) -> f64 {
+    const C: [f64; 12] = [
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5_040.0,
+        1.0 / 40_320.0,
+        1.0 / 362_880.0,
+        1.0 / 3_628_800.0,
+        1.0 / 39_916_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 6_227_020_800.0,
+    ];
+    let xc = if x < -40.0 { -40.0 } else { x };
+    let t = xc * std::f64::consts::LOG2_E + ROUND_MAGIC;
+    let k = t - ROUND_MAGIC;
+    let r = (xc - k * LN2_HI) - k * LN2_LO;
+    let mut q = C[11];
+    for &c in C[..11].iter().rev() {
+        q = c + r * q;
+    }
+    let p = r + (r * r) * q;
+    let ki = (t.to_bits() as i64).wrapping_sub(ROUND_MAGIC.to_bits() as i64);
+    let two_k = f64::from_bits((ki.wrapping_add(1023) as u64) << 52);
+    let y = two_k * p + (two_k - 1.0);
+    if x == 0.0 {
+        x
+    } else {
+        y
+    }
+}
+
 macro_rules! impl_float {
     ($t:ty, $name:literal) => {
         impl Float for $t {
@@ -140,6 +198,11 @@ macro_rules! impl_float {
             #[inline(always)]
             fn exp_m1(self) -> Self {
                 <$t>::exp_m1(self)
+            }
+            #[inline(always)]
+            fn exp_m1_nonpos(self) -> Self {
+                // f32 goes through the f64 kernel (one extra rounding).
+                exp_m1_nonpos_f64(self as f64) as $t
             }
             #[inline(always)]
             fn tanh(self) -> Self {
@@ -268,6 +331,61 @@ mod tests {
         assert_eq!(c, vec![3.0; 6]);
         f32::gemm(2, 3, 0, &[], false, &[], false, &mut c, false);
         assert_eq!(c, vec![0.0; 6]);
+    }
+
+    /// Distance in units in the last place between two finite doubles of the
+    /// same sign.
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    #[test]
+    fn branch_free_exp_m1_agrees_with_libm_to_one_ulp() {
+        // Dense grids over every range the kernel treats differently: the
+        // reduction-free core (|x| < ln2/2), each 2^k scale up to the clamp,
+        // tiny arguments, and the saturated tail.
+        let mut xs: Vec<f64> = (0..=200_000)
+            .map(|i| -45.0 * i as f64 / 200_000.0)
+            .collect();
+        xs.extend((0..=20_000).map(|i| -0.35 * i as f64 / 20_000.0));
+        xs.extend((1..300).map(|e| -(2.0f64).powi(-e)));
+        xs.extend([
+            -f64::MIN_POSITIVE,
+            -1e-310,
+            -5e-324,
+            -40.0,
+            -40.000001,
+            -700.0,
+            -1e300,
+        ]);
+        let mut same = 0usize;
+        for &x in &xs {
+            let (got, want) = (x.exp_m1_nonpos(), x.exp_m1());
+            let u = ulps(got, want);
+            assert!(u <= 1, "x = {x:e}: {got:e} vs libm {want:e} ({u} ulps)");
+            same += usize::from(u == 0);
+        }
+        // Most values are the correctly rounded ones.
+        assert!(
+            same as f64 > 0.9 * xs.len() as f64,
+            "{same} of {}",
+            xs.len()
+        );
+        // Closed forms: e^{-ln 2} - 1 = -1/2, e^{-inf} - 1 = -1, signed zeros.
+        assert!((-std::f64::consts::LN_2).exp_m1_nonpos() + 0.5 == 0.0);
+        assert_eq!(f64::NEG_INFINITY.exp_m1_nonpos(), -1.0);
+        assert_eq!((-0.0f64).exp_m1_nonpos().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(0.0f64.exp_m1_nonpos().to_bits(), 0.0f64.to_bits());
+        assert!(f64::NAN.exp_m1_nonpos().is_nan());
+        // f32 through the f64 kernel: within one f32 ulp of libm's expm1f.
+        for i in 0..=20_000 {
+            let x = -20.0f32 * i as f32 / 20_000.0;
+            let (got, want) = (x.exp_m1_nonpos(), x.exp_m1());
+            assert!(
+                (got.to_bits() as i32 - want.to_bits() as i32).abs() <= 1,
+                "x = {x}"
+            );
+        }
     }
 
     #[test]

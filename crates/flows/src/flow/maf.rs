@@ -17,10 +17,13 @@ use serde::{Deserialize, Serialize};
 /// $\ln\sqrt{2\pi}$.
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
-/// Rows per chunk when a batch is evaluated in parallel (each chunk gets its
-/// own copy of the networks; rows are independent, so the chunking never
-/// changes a result).
-const EVAL_CHUNK: usize = 2048;
+/// Rows per chunk when a batch is evaluated in parallel (each worker thread
+/// gets its own copy of the networks and reuses it from chunk to chunk; rows
+/// are independent, so the chunking never changes a result). Two row blocks
+/// of darkprobe-nn: small enough that the activations of all blocks of a
+/// flow stay close to the core, large enough that the per-chunk bookkeeping
+/// is negligible.
+const EVAL_CHUNK: usize = 1024;
 
 /// The element-wise transform of each MADE block.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -294,6 +297,9 @@ pub(crate) struct Tape {
     shift_scale: Vec<Matrix<f64>>,
     /// $1-\tanh^2(r/A)$ of each block ($N\times D$).
     dclamp: Vec<Matrix<f64>>,
+    /// $e^{-\alpha}$ of each block ($N\times D$), kept so that the
+    /// backward pass does not recompute the exponentials.
+    inv_scale: Vec<Matrix<f64>>,
     /// Latent point $z$ ($N\times D$).
     pub(crate) z: Matrix<f64>,
     /// $\sum_k\sum_i \alpha^k_i$ per row.
@@ -486,6 +492,8 @@ impl Maf {
         tape.shift_scale
             .resize_with(nets.len(), || Matrix::zeros(0, 0));
         tape.dclamp.resize_with(nets.len(), || Matrix::zeros(0, 0));
+        tape.inv_scale
+            .resize_with(nets.len(), || Matrix::zeros(0, 0));
         tape.sum_alpha.clear();
         tape.sum_alpha.resize(n, 0.0);
         let mut h = u.clone();
@@ -526,11 +534,14 @@ impl Maf {
             ss.resize(n, 2 * d);
             let dc = &mut tape.dclamp[k];
             dc.resize(n, d);
+            let is = &mut tape.inv_scale[k];
+            is.resize(n, d);
             for i in 0..n {
                 let yr = y.row(i);
                 let hr = h.row_mut(i);
                 let ssr = ss.row_mut(i);
                 let dcr = dc.row_mut(i);
+                let isr = is.row_mut(i);
                 let mut s = 0.0;
                 for j in 0..d {
                     let t = (yr[d + j] / a_max).tanh();
@@ -539,7 +550,9 @@ impl Maf {
                     ssr[j] = m;
                     ssr[d + j] = alpha;
                     dcr[j] = 1.0 - t * t;
-                    hr[j] = (hr[j] - m) * (-alpha).exp();
+                    let e = (-alpha).exp();
+                    isr[j] = e;
+                    hr[j] = (hr[j] - m) * e;
                     s += alpha;
                 }
                 tape.sum_alpha[i] += s;
@@ -617,22 +630,21 @@ impl Maf {
         }
         // Block outputs: z^K = tape.z; the output of block k-1 is the input of block k.
         for k in (0..nets.len()).rev() {
-            let ss = &tape.shift_scale[k];
             let dc = &tape.dclamp[k];
+            let is = &tape.inv_scale[k];
             let out_prev: &Matrix<f64> = if k + 1 == nets.len() {
                 &tape.z
             } else {
                 &tape.inputs[k + 1]
             };
             for (i, &wi) in w.iter().enumerate().take(n) {
-                let ssr = ss.row(i);
+                let isr = is.row(i);
                 let dcr = dc.row(i);
                 let zr = &out_prev.row(i)[..d];
                 let gzr = gz.row(i);
                 let dyr = dy.row_mut(i);
                 for j in 0..d {
-                    let e = (-ssr[d + j]).exp();
-                    dyr[j] = -gzr[j] * e;
+                    dyr[j] = -gzr[j] * isr[j];
                     dyr[d + j] = (wi - gzr[j] * zr[j]) * dcr[j];
                 }
             }
@@ -643,10 +655,10 @@ impl Maf {
             if let Some(dx) = dx {
                 for i in 0..n {
                     let dxr = dx.row(i);
-                    let ssr = ss.row(i);
+                    let isr = is.row(i);
                     let gzr = gz.row_mut(i);
                     for j in 0..d {
-                        gzr[j] = gzr[j] * (-ssr[d + j]).exp() + dxr[j];
+                        gzr[j] = gzr[j] * isr[j] + dxr[j];
                     }
                     if cd > 0 {
                         for (g, &v) in gc.row_mut(i).iter_mut().zip(&dxr[d..]) {
@@ -667,22 +679,26 @@ impl Maf {
         }
     }
 
-    /// Runs `f` on row chunks of the batch in parallel, each with its own copy
-    /// of the networks, and concatenates the results in order.
+    /// Runs `f` on row chunks of the batch in parallel, each worker with its
+    /// own copy of the networks (made once per worker, not once per chunk:
+    /// the copies own large activation buffers), and concatenates the results
+    /// in order.
     fn chunked<T: Send>(
         &self,
         n: usize,
         f: impl Fn(&mut [Sequential<f64>], std::ops::Range<usize>) -> Result<T> + Sync,
     ) -> Result<Vec<T>> {
         let n_chunks = n.div_ceil(EVAL_CHUNK).max(1);
-        if n_chunks == 1 {
+        let rows = |b: usize| b * EVAL_CHUNK..((b + 1) * EVAL_CHUNK).min(n);
+        if n_chunks == 1 || rayon::current_num_threads() == 1 {
             let mut nets = clone_nets(&self.nets);
-            return Ok(vec![f(&mut nets, 0..n)?]);
+            return (0..n_chunks).map(|b| f(&mut nets, rows(b))).collect();
         }
-        darkprobe_core::par::map_indices(n_chunks, |b| {
-            let mut nets = clone_nets(&self.nets);
-            f(&mut nets, b * EVAL_CHUNK..((b + 1) * EVAL_CHUNK).min(n))
-        })
+        darkprobe_core::par::map_indices_with(
+            n_chunks,
+            || clone_nets(&self.nets),
+            |nets, b| f(nets, rows(b)),
+        )
         .into_iter()
         .collect()
     }
@@ -974,5 +990,60 @@ impl<'de> Deserialize<'de> for Maf {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let r = MafRecord::deserialize(d)?;
         Maf::try_from(r).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::super::tests::{normals, random_flow};
+    use super::EVAL_CHUNK;
+
+    fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a rayon pool")
+            .install(f)
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn chunked_evaluation_reuses_networks_without_changing_any_bit() {
+        // Three chunks, the last one partial: the sequential path (one
+        // thread, one copy of the networks for all chunks) and the parallel
+        // path (one copy per worker) must give the bits of evaluating each
+        // chunk on its own with fresh networks.
+        let flow = random_flow(3, 2, 2, 11);
+        let n = 2 * EVAL_CHUNK + 37;
+        let x = normals(3 * n, 1);
+        let c = normals(2 * n, 2);
+        let whole = |threads| {
+            on_threads(threads, || {
+                let g = flow.ln_prob_grad(&x, &c).unwrap();
+                let (z, ld) = flow.to_latent(&x, &c).unwrap();
+                [g.ln_p, g.grad_x, g.grad_context, z, ld].map(|v| bits(&v))
+            })
+        };
+        let one = whole(1);
+        assert_eq!(one, whole(2));
+        let mut parts: [Vec<u64>; 5] = Default::default();
+        for s in (0..n).step_by(EVAL_CHUNK) {
+            let e = (s + EVAL_CHUNK).min(n);
+            let g = flow
+                .ln_prob_grad(&x[3 * s..3 * e], &c[2 * s..2 * e])
+                .unwrap();
+            let (z, ld) = flow.to_latent(&x[3 * s..3 * e], &c[2 * s..2 * e]).unwrap();
+            for (p, v) in parts
+                .iter_mut()
+                .zip([g.ln_p, g.grad_x, g.grad_context, z, ld])
+            {
+                p.extend(bits(&v));
+            }
+        }
+        assert_eq!(one, parts);
+        assert_eq!(one[0].len(), n);
     }
 }
