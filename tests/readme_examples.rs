@@ -52,14 +52,18 @@ fn every_readme_example_has_at_most_ten_visible_lines_and_asserts() {
     let all = readmes();
     assert!(all.len() >= 9, "{all:?}");
     for (readme, _) in &all {
-        let text = std::fs::read_to_string(readme)
-            .unwrap_or_else(|e| panic!("{}: {e}", readme.display()));
+        let text =
+            std::fs::read_to_string(readme).unwrap_or_else(|e| panic!("{}: {e}", readme.display()));
         let blocks = visible_example_lines(&text);
         assert!(!blocks.is_empty(), "{}: no rust example", readme.display());
         for n in blocks {
             assert!(n <= 10, "{}: an example of {n} lines", readme.display());
         }
-        assert!(text.contains("assert"), "{}: asserts nothing", readme.display());
+        assert!(
+            text.contains("assert"),
+            "{}: asserts nothing",
+            readme.display()
+        );
     }
 }
 
@@ -72,7 +76,11 @@ fn every_readme_is_run_as_a_doc_test() {
             .unwrap_or_else(|| panic!("{} does not include {}", lib.display(), readme.display()));
         // The include sits on an item compiled only for doc tests.
         let item = &src[at..src.len().min(at + 200)];
-        assert!(item.contains("#[cfg(doctest)]"), "{}: {item}", lib.display());
+        assert!(
+            item.contains("#[cfg(doctest)]"),
+            "{}: {item}",
+            lib.display()
+        );
     }
 }
 
