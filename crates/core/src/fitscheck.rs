@@ -17,13 +17,25 @@
 //! - a data unit larger than the rest of the file: the declared size
 //!   $|\mathrm{BITPIX}|/8 \cdot \mathrm{GCOUNT} \cdot (\mathrm{PCOUNT} +
 //!   \prod_n \mathrm{NAXIS}n)$ bytes must fit in the bytes that follow the
-//!   header, so a reader never allocates more than about the file's size.
-//!
-//! - a header cut short by the end of the file before its `END` card.
+//!   header, so a reader never allocates more than about the file's size;
+//! - a header cut short by the end of the file before its `END` card;
+//! - in a binary table (section 7.3): `BITPIX` other than 8, `NAXIS` other
+//!   than 2 or `GCOUNT` other than 1; a `TFORMn` that is not `rT` or
+//!   `rPt(emax)`/`rQt(emax)` with a known type code (a descriptor repeat
+//!   count above 1 included); column widths $\sum_n r_n\,w(T_n)$ that do not
+//!   add up to `NAXIS1` (bit columns take $\lceil r/8\rceil$ bytes, `P` and `Q`
+//!   descriptors 8 and 16); a `THEAP` outside
+//!   $[\mathrm{NAXIS1}\cdot\mathrm{NAXIS2},\ \mathrm{NAXIS1}\cdot\mathrm{NAXIS2} + \mathrm{PCOUNT}]$;
+//!   and, when variable-length columns exist, any row whose descriptor
+//!   (count, offset) reaches past the heap of
+//!   $\mathrm{NAXIS1}\cdot\mathrm{NAXIS2} + \mathrm{PCOUNT} - \mathrm{THEAP}$
+//!   bytes, or is negative (the rows are read for this, in one pass).
 //!
 //! Anything else (a file that does not start with `SIMPLE`, bytes after the
-//! last HDU that do not start with `XTENSION`, missing keywords) is left to
-//! cfitsio, which reports it without large allocations.
+//! last HDU that do not start with `XTENSION`, missing keywords, ASCII
+//! tables' `TFORMn`) is left to cfitsio, which reports it without large
+//! allocations. Files written by cfitsio pass, variable-length arrays
+//! included (`crates/dwarfs/tests/fitscheck_cfitsio.rs`).
 //!
 //! ```
 //! use darkprobe_core::fitscheck::check_fits_headers;
@@ -57,7 +69,8 @@ const MAX_AXES_OR_FIELDS: i64 = 999;
 /// refused rather than scanned.
 const MAX_HEADER_BLOCKS: u64 = 10_000;
 
-/// The integer keywords of one header that size its data unit.
+/// The integer keywords of one header that size its data unit, and the
+/// binary-table keywords that lay out its rows and heap.
 #[derive(Default)]
 struct Sizes {
     bitpix: Option<i64>,
@@ -66,6 +79,13 @@ struct Sizes {
     pcount: Option<i64>,
     gcount: Option<i64>,
     groups: bool,
+    /// `XTENSION = 'BINTABLE'`.
+    bintable: bool,
+    tfields: Option<i64>,
+    /// `TFORMn` values as written (quotes and padding removed), by `n`.
+    tforms: Vec<(usize, String)>,
+    /// `THEAP` as parsed and as written.
+    theap: Option<(i64, String)>,
 }
 
 /// Checks every HDU header of the FITS file at `path` (see the module docs).
@@ -183,7 +203,12 @@ pub fn check_fits_headers(path: impl AsRef<Path>) -> Result<()> {
                             Some(int(0, MAX_AXES_OR_FIELDS, "NAXIS must be in [0, 999]")?);
                     }
                     "TFIELDS" => {
-                        int(0, MAX_AXES_OR_FIELDS, "TFIELDS must be in [0, 999]")?;
+                        sizes.tfields =
+                            Some(int(0, MAX_AXES_OR_FIELDS, "TFIELDS must be in [0, 999]")?);
+                    }
+                    "THEAP" => {
+                        sizes.theap =
+                            Some((int(0, i64::MAX, "THEAP must be >= 0")?, value.clone()));
                     }
                     "PCOUNT" => sizes.pcount = Some(int(0, i64::MAX, "PCOUNT must be >= 0")?),
                     "GCOUNT" => sizes.gcount = Some(int(0, i64::MAX, "GCOUNT must be >= 0")?),
@@ -191,6 +216,13 @@ pub fn check_fits_headers(path: impl AsRef<Path>) -> Result<()> {
                     "XTENSION" if position == 0 => {
                         let kind = value.trim_matches(|c: char| c == '\'' || c == ' ');
                         table = matches!(kind, "BINTABLE" | "TABLE" | "A3DTABLE");
+                        sizes.bintable = matches!(kind, "BINTABLE" | "A3DTABLE");
+                    }
+                    k if k.len() > 5 && k.starts_with("TFORM") => {
+                        if let Ok(n) = k[5..].parse::<usize>() {
+                            let text = value.trim_matches('\'').trim().to_string();
+                            sizes.tforms.push((n, text));
+                        }
                     }
                     k if k.len() > 5 && k.starts_with("NAXIS") => {
                         if let Ok(n) = k[5..].parse::<usize>() {
@@ -227,8 +259,268 @@ pub fn check_fits_headers(path: impl AsRef<Path>) -> Result<()> {
                 ),
             ));
         }
+        if sizes.bintable {
+            check_bintable(&mut file, &sizes, data_start, &source, hdu)
+                .map_err(|e| e.into_error(path))?;
+        }
         offset = data_start + data_bytes.div_ceil(BLOCK) * BLOCK;
         hdu += 1;
+    }
+    Ok(())
+}
+
+/// An error of [`check_bintable`]: a located parse error, or an I/O error
+/// still to be tied to the path.
+enum TableError {
+    Parse(Error),
+    Io(std::io::Error),
+}
+
+impl TableError {
+    fn into_error(self, path: &Path) -> Error {
+        match self {
+            TableError::Parse(e) => e,
+            TableError::Io(e) => Error::io(path, e),
+        }
+    }
+}
+
+impl From<Error> for TableError {
+    fn from(e: Error) -> Self {
+        TableError::Parse(e)
+    }
+}
+
+/// One binary-table column as its `TFORMn` declares it.
+#[derive(Debug, Clone, PartialEq)]
+struct Column {
+    /// Bytes per row in the main table.
+    width: u64,
+    /// For a variable-length array (`P` or `Q`) with a descriptor: the
+    /// descriptor size (8 or 16 bytes) and the element type code.
+    array: Option<(u64, u8)>,
+}
+
+/// Bytes of `count` elements of type `code` (`X`: bits, rounded up to bytes).
+fn element_bytes(code: u8, count: u64) -> Option<u64> {
+    let size = match code {
+        b'L' | b'B' | b'A' => 1,
+        b'I' => 2,
+        b'J' | b'E' => 4,
+        b'K' | b'D' | b'C' => 8,
+        b'M' => 16,
+        b'X' => return Some(count.div_ceil(8)),
+        _ => return None,
+    };
+    count.checked_mul(size)
+}
+
+/// Parses a binary-table `TFORMn` value, `rT` or `rPt(emax)` / `rQt(emax)`
+/// (FITS standard 4.0, sections 7.3.1 and 7.3.5). `Err` holds the reason.
+fn parse_tform(text: &str) -> std::result::Result<Column, String> {
+    // cfitsio accepts lower-case codes (messages quote the text as written;
+    // upper-casing keeps the byte offsets).
+    let written = text;
+    let upper = text.to_ascii_uppercase();
+    let text = upper.as_str();
+    let bytes = text.as_bytes();
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    let repeat: u64 = if digits == 0 {
+        1
+    } else {
+        text[..digits]
+            .parse()
+            .map_err(|_| "the repeat count does not fit in 64 bits".to_string())?
+    };
+    let Some(&code) = bytes.get(digits) else {
+        return Err("no data type after the repeat count".into());
+    };
+    match code {
+        b'P' | b'Q' => {
+            let desc = if code == b'P' { 8 } else { 16 };
+            let Some(&elem) = bytes.get(digits + 1) else {
+                return Err("no element type after P/Q".into());
+            };
+            if element_bytes(elem, 0).is_none() {
+                return Err(format!(
+                    "unknown element type '{}' of a variable-length array",
+                    elem as char
+                ));
+            }
+            let rest = written.get(digits + 2..).unwrap_or("");
+            if !rest.is_empty() {
+                let emax = rest
+                    .strip_prefix('(')
+                    .and_then(|r| r.strip_suffix(')'))
+                    .ok_or_else(|| format!("'{rest}' after the element type is not '(emax)'"))?;
+                emax.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("the maximum length '{emax}' is not an integer >= 0"))?;
+            }
+            if repeat > 1 {
+                return Err(format!(
+                    "the repeat count of a variable-length array descriptor must be 0 or 1, \
+                     not {repeat}"
+                ));
+            }
+            Ok(Column {
+                width: desc * repeat,
+                array: (repeat == 1).then_some((desc, elem)),
+            })
+        }
+        _ => {
+            let width = element_bytes(code, repeat).ok_or_else(|| {
+                if element_bytes(code, 0).is_none() {
+                    format!("unknown data type '{}'", code as char)
+                } else {
+                    "the column width overflows 64 bits".to_string()
+                }
+            })?;
+            // Anything after the type code is a free-form addition
+            // (e.g. '8A:SSTR'); only the first character sets the width.
+            Ok(Column { width, array: None })
+        }
+    }
+}
+
+/// The binary-table checks of one HDU: `BITPIX = 8`, `NAXIS = 2`,
+/// `GCOUNT = 1`; the `TFORMn` widths add up to `NAXIS1`; `THEAP` lies within
+/// the data unit; and every variable-length-array descriptor points inside
+/// the heap. Tables with a `TFORMn` missing are left to cfitsio.
+fn check_bintable(
+    file: &mut File,
+    s: &Sizes,
+    data_start: u64,
+    source: &str,
+    hdu: usize,
+) -> std::result::Result<(), TableError> {
+    let keyword = |key: &str| {
+        Location::new(source, 0).with_column(format!("FITS keyword {key} of HDU {hdu}"))
+    };
+    for (key, got, want) in [
+        ("BITPIX", s.bitpix, 8),
+        ("NAXIS", s.naxis, 2),
+        ("GCOUNT", s.gcount, 1),
+    ] {
+        if let Some(v) = got.filter(|&v| v != want) {
+            return Err(Error::parse(
+                keyword(key),
+                &v.to_string(),
+                format!("a binary table must have {key} = {want} (FITS standard, section 7.3.1)"),
+            )
+            .into());
+        }
+    }
+    let axis = |n: usize| s.axes.iter().find(|(k, _)| *k == n).map(|a| a.1);
+    let (Some(row_bytes), Some(rows), Some(tfields)) = (axis(1), axis(2), s.tfields) else {
+        return Ok(());
+    };
+    let (row_bytes, rows) = (row_bytes.unsigned_abs(), rows.unsigned_abs());
+    let mut columns = Vec::new();
+    for n in 1..=usize::try_from(tfields).unwrap_or(0) {
+        let Some((_, text)) = s.tforms.iter().find(|(k, _)| *k == n) else {
+            return Ok(());
+        };
+        let column = parse_tform(text)
+            .map_err(|why| Error::parse(keyword(&format!("TFORM{n}")), text, why))?;
+        columns.push((n, text.clone(), column));
+    }
+    let total = columns
+        .iter()
+        .try_fold(0u64, |acc, (_, _, c)| acc.checked_add(c.width));
+    if total != Some(row_bytes) {
+        let declared: Vec<String> = columns
+            .iter()
+            .map(|(n, t, _)| format!("TFORM{n} = '{t}'"))
+            .collect();
+        let sum = total.map_or("more than 2^64".to_string(), |t| t.to_string());
+        return Err(Error::parse(
+            keyword("NAXIS1"),
+            &row_bytes.to_string(),
+            format!(
+                "the columns take {sum} bytes per row ({}), not NAXIS1",
+                declared.join(", ")
+            ),
+        )
+        .into());
+    }
+    // The data unit holds the main table (NAXIS1 x NAXIS2 bytes), a gap and
+    // the heap: PCOUNT bytes after the table, the heap starting at THEAP.
+    // Both sizes were checked against the file and against overflow.
+    let main = row_bytes * rows;
+    let pcount = s.pcount.unwrap_or(0).unsigned_abs();
+    let theap = match &s.theap {
+        None => main,
+        Some((v, text)) => {
+            let v = v.unsigned_abs();
+            if v < main || v > main + pcount {
+                return Err(Error::parse(
+                    keyword("THEAP"),
+                    text,
+                    format!(
+                        "the heap must start between the end of the table ({main} bytes = \
+                         NAXIS1 x NAXIS2) and the end of the data unit ({} bytes = \
+                         NAXIS1 x NAXIS2 + PCOUNT)",
+                        main + pcount
+                    ),
+                )
+                .into());
+            }
+            v
+        }
+    };
+    let heap = main + pcount - theap;
+    let arrays: Vec<(u64, usize, &str, u64, u8)> = {
+        let mut at = 0u64;
+        let mut v = Vec::new();
+        for (n, text, c) in &columns {
+            if let Some((desc, elem)) = c.array {
+                v.push((at, *n, text.as_str(), desc, elem));
+            }
+            at += c.width;
+        }
+        v
+    };
+    if arrays.is_empty() || rows == 0 {
+        return Ok(());
+    }
+    // Read the rows and check every descriptor (count, offset): the array
+    // must lie inside the heap.
+    file.seek(SeekFrom::Start(data_start))
+        .map_err(TableError::Io)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, &mut *file);
+    let mut row = vec![0u8; usize::try_from(row_bytes).unwrap_or(usize::MAX)];
+    for r in 1..=rows {
+        reader.read_exact(&mut row).map_err(TableError::Io)?;
+        for &(at, n, text, desc, elem) in &arrays {
+            let at = at as usize;
+            let (count, start) = if desc == 8 {
+                let c = i32::from_be_bytes(row[at..at + 4].try_into().unwrap_or([0; 4]));
+                let o = i32::from_be_bytes(row[at + 4..at + 8].try_into().unwrap_or([0; 4]));
+                (i64::from(c), i64::from(o))
+            } else {
+                let c = i64::from_be_bytes(row[at..at + 8].try_into().unwrap_or([0; 8]));
+                let o = i64::from_be_bytes(row[at + 8..at + 16].try_into().unwrap_or([0; 8]));
+                (c, o)
+            };
+            let end = u64::try_from(count)
+                .ok()
+                .zip(u64::try_from(start).ok())
+                .and_then(|(c, o)| element_bytes(elem, c)?.checked_add(o));
+            if end.is_none_or(|e| e > heap) {
+                return Err(Error::parse(
+                    Location::new(source, 0).with_column(format!(
+                        "FITS HDU {hdu}, row {r}, column {n} (TFORM{n} = '{text}')"
+                    )),
+                    &format!("{count} elements at heap offset {start}"),
+                    format!(
+                        "the variable-length array descriptor points outside the heap, \
+                         which holds {heap} bytes"
+                    ),
+                )
+                .into());
+            }
+        }
     }
     Ok(())
 }
@@ -274,11 +566,25 @@ fn read_block(file: &mut File, block: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// The value field of a card (bytes 10..80): the text before a `/` comment,
-/// trimmed; quoted strings keep their quotes.
+/// trimmed; a quoted string is returned with its quotes, up to its closing
+/// quote (`''` inside is a quote), without the comment that may follow.
 fn value_text(field: &[u8]) -> String {
     let s = String::from_utf8_lossy(field);
     let s = s.trim_start();
     if s.starts_with('\'') {
+        let b = s.as_bytes();
+        let mut i = 1;
+        while i < b.len() {
+            if b[i] == b'\'' {
+                if b.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                    continue;
+                }
+                return s[..=i].to_string();
+            }
+            i += 1;
+        }
+        // No closing quote: the whole field, as written.
         return s.trim_end().to_string();
     }
     s.split('/').next().unwrap_or("").trim().to_string()
@@ -649,6 +955,236 @@ mod tests {
         // ... and refused when cut inside the second block.
         let e = check("two-cut.fits", &two[..3000]).unwrap_err().to_string();
         assert!(e.contains("byte 3000"), "{e}");
+    }
+
+    /// A header from cards, padded to whole blocks, followed by `data`
+    /// padded with zeros to whole blocks.
+    fn hdu_with(cards: &[String], data: &[u8]) -> Vec<u8> {
+        let mut h: String = cards.iter().map(|c| card(c)).collect();
+        h.push_str(&card("END"));
+        let pad = (2880 - h.len() % 2880) % 2880;
+        h.push_str(&" ".repeat(pad));
+        let mut bytes = h.into_bytes();
+        bytes.extend_from_slice(data);
+        bytes.extend(std::iter::repeat_n(
+            0u8,
+            data.len().div_ceil(2880) * 2880 - data.len(),
+        ));
+        bytes
+    }
+
+    /// A primary HDU without data, then a binary table with the columns
+    /// `tforms`, rows of `row_bytes` and `rows` rows, the extra cards `extra`
+    /// and the data bytes `data` (table and heap).
+    fn table_file(
+        tforms: &[&str],
+        row_bytes: usize,
+        rows: usize,
+        pcount: usize,
+        extra: &[&str],
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut cards = vec![
+            "XTENSION= 'BINTABLE'           / binary table extension".to_string(),
+            "BITPIX  =                    8".to_string(),
+            "NAXIS   =                    2".to_string(),
+            format!("NAXIS1  = {row_bytes:>20}"),
+            format!("NAXIS2  = {rows:>20}"),
+            format!("PCOUNT  = {pcount:>20}"),
+            "GCOUNT  =                    1".to_string(),
+            format!("TFIELDS = {:>20}", tforms.len()),
+        ];
+        for (i, t) in tforms.iter().enumerate() {
+            cards.push(format!("TFORM{:<3}= '{t:<8}'           / format", i + 1));
+            cards.push(format!("TTYPE{:<3}= 'COL{}'", i + 1, i + 1));
+        }
+        cards.extend(extra.iter().map(|c| c.to_string()));
+        let mut f = hdu(&PRIMARY_EMPTY, 0);
+        f.extend(hdu_with(&cards, data));
+        f
+    }
+
+    /// One row of a table with the columns 1D, 3E, 12X, 8A, 1PE(5), 1QD(3):
+    /// 8 + 12 + 2 + 8 + 8 + 16 = 54 bytes; the arrays are (p_count, p_offset)
+    /// and (q_count, q_offset).
+    fn row(p: (i32, i32), q: (i64, i64)) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend(1.5f64.to_be_bytes());
+        for x in [1.0f32, 2.0, 3.0] {
+            r.extend(x.to_be_bytes());
+        }
+        r.extend([0xffu8, 0xf0]);
+        r.extend(b"ABCDEFGH");
+        r.extend(p.0.to_be_bytes());
+        r.extend(p.1.to_be_bytes());
+        r.extend(q.0.to_be_bytes());
+        r.extend(q.1.to_be_bytes());
+        r
+    }
+
+    const MIXED: [&str; 6] = ["1D", "3E", "12X", "8A", "1PE(5)", "1QD(3)"];
+
+    /// Two rows and a heap of `heap` bytes (after a gap of `gap` bytes
+    /// announced by THEAP when `gap > 0`) with the given descriptors.
+    fn mixed_table(descriptors: [((i32, i32), (i64, i64)); 2], gap: usize, heap: usize) -> Vec<u8> {
+        let mut data = Vec::new();
+        for (p, q) in descriptors {
+            data.extend(row(p, q));
+        }
+        data.extend(std::iter::repeat_n(0u8, gap + heap));
+        let theap = format!("THEAP   = {:>20}", 2 * 54 + gap);
+        let extra: Vec<&str> = if gap > 0 {
+            vec![theap.as_str()]
+        } else {
+            vec![]
+        };
+        table_file(&MIXED, 54, 2, gap + heap, &extra, &data)
+    }
+
+    #[test]
+    fn valid_binary_tables_with_variable_length_arrays_pass() {
+        // Row 1: 5 floats at 0 (20 bytes), 3 doubles at 20 (24 bytes);
+        // row 2: 2 floats at 44, no doubles. The heap holds 52 bytes.
+        let d = [((5, 0), (3, 20)), ((2, 44), (0, 0))];
+        assert!(check("vla.fits", &mixed_table(d, 0, 52)).is_ok());
+        // The same with a gap of 10 bytes between table and heap (THEAP).
+        assert!(check("gap.fits", &mixed_table(d, 10, 52)).is_ok());
+        // Lower-case codes, a repeat count 0, a free-form suffix, and a
+        // descriptor-less P column (repeat 0): widths 4 + 0 + 5 + 0.
+        let f = table_file(&["1e", "0D", "5A:SSTR", "0PE"], 9, 1, 0, &[], &[0u8; 9]);
+        assert!(check("odd.fits", &f).is_ok());
+    }
+
+    #[test]
+    fn tform_widths_must_add_up_to_naxis1() {
+        // 54 bytes of columns declared in 50-byte rows.
+        let mut data = row((0, 0), (0, 0));
+        data.truncate(50);
+        let e = check("w.fits", &table_file(&MIXED, 50, 1, 0, &[], &data))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("w.fits") && e.contains("FITS keyword NAXIS1 of HDU 2"),
+            "{e}"
+        );
+        assert!(
+            e.contains("(found '50')")
+                && e.contains("54 bytes per row")
+                && e.contains("TFORM5 = '1PE(5)'"),
+            "{e}"
+        );
+        // A repeat count that overflows when multiplied by the element size.
+        let e = check(
+            "big.fits",
+            &table_file(&["4611686018427387904D"], 8, 0, 0, &[], &[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("TFORM1 of HDU 2") && e.contains("overflows"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn malformed_tforms_are_named_with_their_value() {
+        for (tform, why) in [
+            ("1Z", "unknown data type 'Z'"),
+            ("-1E", "unknown data type '-'"),
+            ("", "no data type"),
+            ("99999999999999999999E", "64 bits"),
+            ("2PE(4)", "must be 0 or 1"),
+            ("1PZ", "unknown element type 'Z'"),
+            ("1PE(x)", "'x' is not an integer"),
+            ("1PE[4]", "is not '(emax)'"),
+        ] {
+            let f = table_file(&[tform], 8, 0, 0, &[], &[]);
+            let e = check("tf.fits", &f).unwrap_err().to_string();
+            assert!(e.contains("FITS keyword TFORM1 of HDU 2"), "{tform}: {e}");
+            assert!(e.contains(&format!("(found '{tform}')")), "{tform}: {e}");
+            assert!(e.contains(why), "{tform}: {e}");
+        }
+    }
+
+    #[test]
+    fn theap_and_descriptors_must_stay_inside_the_data_unit() {
+        // THEAP before the end of the table, and past the end of the data.
+        for theap in [100, 200] {
+            let mut data = row((0, 0), (0, 0));
+            data.extend(row((0, 0), (0, 0)));
+            data.extend([0u8; 40]);
+            let card = format!("THEAP   = {theap:>20}");
+            let f = table_file(&MIXED, 54, 2, 40, &[card.as_str()], &data);
+            let e = check("th.fits", &f).unwrap_err().to_string();
+            assert!(e.contains("FITS keyword THEAP of HDU 2"), "{e}");
+            assert!(
+                e.contains(&format!("(found '{theap}')")) && e.contains("108 bytes"),
+                "{e}"
+            );
+        }
+        // A descriptor past the end of the heap (5 floats at 40 need 60 of 52
+        // bytes), a negative count, a negative offset, and a Q descriptor
+        // whose count overflows when multiplied by 8.
+        for (d, row_no, col, found) in [
+            (
+                [((5, 0), (3, 20)), ((5, 40), (0, 0))],
+                2,
+                5,
+                "5 elements at heap offset 40",
+            ),
+            ([((-1, 0), (0, 0)), ((0, 0), (0, 0))], 1, 5, "-1 elements"),
+            (
+                [((0, 0), (1, -8)), ((0, 0), (0, 0))],
+                1,
+                6,
+                "heap offset -8",
+            ),
+            (
+                [((0, 0), (i64::MAX, 0)), ((0, 0), (0, 0))],
+                1,
+                6,
+                "9223372036854775807 elements",
+            ),
+        ] {
+            let e = check("desc.fits", &mixed_table(d, 0, 52))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "FITS HDU 2, row {row_no}, column {col} (TFORM{col} = "
+                )),
+                "{e}"
+            );
+            assert!(e.contains(found) && e.contains("holds 52 bytes"), "{e}");
+        }
+        // The same descriptor is fine once THEAP leaves no gap and the heap
+        // is large enough: 5 floats at 40 in a heap of 60 bytes.
+        let d = [((5, 0), (3, 20)), ((5, 40), (0, 0))];
+        assert!(check("desc-ok.fits", &mixed_table(d, 0, 60)).is_ok());
+    }
+
+    #[test]
+    fn binary_tables_need_bitpix_8_naxis_2_gcount_1() {
+        let e = check(
+            "bp.fits",
+            &with_table(
+                &[
+                    "NAXIS1  =                    8",
+                    "NAXIS2  =                    0",
+                    "PCOUNT  =                    0",
+                    "GCOUNT  =                    2",
+                    "TFIELDS =                    1",
+                    "TFORM1  = '1D      '",
+                ],
+                0,
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("GCOUNT of HDU 2") && e.contains("GCOUNT = 1"),
+            "{e}"
+        );
     }
 
     #[test]

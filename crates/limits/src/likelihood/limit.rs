@@ -269,14 +269,19 @@ impl StackedLikelihood {
         // changed sign would break the bracket.
         let (mut d_lo, mut d_hi) = (d0, f64::NAN);
         let mut found = false;
+        // The optimum at the largest cross-section known to lie below the
+        // best fit: every later profile also starts from it (see
+        // `profile_with_anchor`).
+        let mut anchor = state.clone();
         for _ in 0..100 {
-            self.profile_with(hi, state)?;
+            self.profile_with_anchor(hi, state, &anchor)?;
             let (d, _) = self.profile_derivatives(state);
             if d > 0.0 {
                 d_hi = d;
                 found = true;
                 break;
             }
+            anchor.clone_from(state);
             lo = hi;
             d_lo = d;
             hi *= 4.0;
@@ -304,14 +309,18 @@ impl StackedLikelihood {
                 if sv == hi {
                     return Ok(finite(d_hi));
                 }
-                self.profile_with(sv, state)?;
-                Ok(finite(self.profile_derivatives(state).0))
+                self.profile_with_anchor(sv, state, &anchor)?;
+                let d = self.profile_derivatives(state).0;
+                if d < 0.0 && sv > anchor.sigma_v {
+                    anchor.clone_from(state);
+                }
+                Ok(finite(d))
             },
             lo,
             hi,
             &opts,
         )?;
-        let f_best = self.profile_with(root.x, state)?;
+        let f_best = self.profile_with_anchor(root.x, state, &anchor)?;
         let profile = self.profile_from_state(state);
         if f_best > f0 {
             // Rounding: the minimum is indistinguishable from sigma_v = 0.
@@ -405,9 +414,29 @@ impl StackedLikelihood {
             f_tol: 0.0,
             max_iter: 200,
         };
+        // A profile that fails inside the bracket search must surface as
+        // itself: only the bracket running out is "limit not reached" (a
+        // Newton failure used to be reported as a limit never reached).
+        let mut profile_failed = false;
+        // Every profile also starts from the optimum at the largest
+        // cross-section known to lie below the limit (first the best fit):
+        // the bracket search goes far above the limit, and a warm start
+        // from there can land in another local minimum of the nuisances on
+        // the way back (seen on the real dwarfs, case JB, 10 GeV: Sculptor's
+        // ln b fell from 2.0 to 0.14 and the limit came out 2.1 times too low).
+        let mut anchor = state.clone();
         let result = find_root_with(
             |sv: f64| {
-                let v = self.profile_with(sv, state)? - target;
+                let v = match self.profile_with_anchor(sv, state, &anchor) {
+                    Ok(f) => f - target,
+                    Err(e) => {
+                        profile_failed = true;
+                        return Err(e.into());
+                    }
+                };
+                if v < 0.0 && sv > anchor.sigma_v {
+                    anchor.clone_from(state);
+                }
                 if sv > reached.0 {
                     reached = (sv, v + c);
                 }
@@ -422,7 +451,7 @@ impl StackedLikelihood {
         );
         let root = match result {
             Ok(r) => r,
-            Err(Error::Numerical { .. }) if reached.1 < c => {
+            Err(Error::Numerical { .. }) if reached.1 < c && !profile_failed => {
                 return Err(LimitsError::LimitNotReached {
                     sigma_v_max_cm3_s: reached.0,
                     reached: reached.1,

@@ -113,7 +113,7 @@ pub use jfactor::{
     MLFERMI_J_BANDWIDTH_SEXTANS_DEX,
 };
 pub use limit::{BestFit, LimitMethod, LimitOptions, MlFermiGrid, ProfileCurve, UpperLimit};
-pub use poisson::{binned_poisson_ln_likelihood, poisson_deviance};
+pub use poisson::{binned_poisson_ln_likelihood, poisson_deviance, MAX_COUNTS_PER_BIN};
 pub use profile::{
     PriorEvaluation, ProfileOptions, ProfileState, StackedLikelihood, StackedProfile, TargetFit,
 };

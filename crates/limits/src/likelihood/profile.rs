@@ -16,11 +16,18 @@
 //! $\log_{10} J \in [10, 22]$, $\ln b \in [0, 7]$, [`ProfileOptions`]). At each
 //! step a parameter sitting on a bound with its gradient pointing outwards is
 //! held there; the others take the Newton step $-H^{-1}g$, or, where $H$ is not
-//! positive definite, the step of $H + \tau I$ with $\tau$ lifting the smallest
-//! eigenvalue above zero. Steps are capped at 2 units per parameter, projected
-//! onto the box, and halved until the Armijo condition holds. Iterations stop
-//! when the predicted decrease $\tfrac12 g^\top H^{-1} g$ of $-2\ln L$ falls below
-//! [`ProfileOptions::tolerance`].
+//! positive definite, the step of $\hat H + \tau I$ in the parameters scaled
+//! to a unit Hessian diagonal ($\hat H = D^{-1}HD^{-1}$, $D_{ii} = \sqrt{|H_{ii}|}$),
+//! with $\tau$ lifting the smallest eigenvalue of $\hat H$ to $10^{-3}$, so the
+//! step does not depend on the units of the parameters. Steps are capped at 2
+//! units per parameter, projected onto the box, and halved until the Armijo
+//! condition holds. Iterations stop when the predicted decrease
+//! $\tfrac12 g^\top H^{-1} g$ of $-2\ln L$ falls below
+//! [`ProfileOptions::tolerance`] or below the rounding error of $-2\ln L$
+//! (about $\varepsilon\sum_b|\lambda_b - n_b|$), or when each free gradient
+//! component is below its own rounding error (about $\varepsilon n$ per bin): with
+//! $10^{12}$ to $10^{20}$ counts per bin a fixed tolerance of $10^{-10}$ cannot be
+//! met in `f64` ([`MAX_COUNTS_PER_BIN`](crate::likelihood::poisson::MAX_COUNTS_PER_BIN)).
 //!
 //! **Starts.** A first evaluation (a "cold start") takes the best of a coarse
 //! grid over the box plus the priors' modes; later evaluations through a
@@ -309,12 +316,18 @@ enum PreparedBackground {
 }
 
 /// Value, gradient and Hessian (tt, tb, bb) of a target's $-2\ln L$ minus its
-/// saturated constant.
+/// saturated constant, and the rounding error of the gradient.
 #[derive(Debug, Clone, Copy)]
 struct Eval {
     f: f64,
     g: [f64; 2],
     h: [f64; 3],
+    /// An estimate of the rounding error of each gradient component: a
+    /// gradient this small is zero to working precision (see
+    /// [`Prepared::minimise`]).
+    g_noise: [f64; 2],
+    /// An estimate of the rounding error of `f`.
+    f_noise: f64,
 }
 
 /// One target, precomputed for fast evaluation.
@@ -538,32 +551,47 @@ impl Prepared {
         let (t, u) = (x[0], x[1]);
         let a = sv * (LN_10 * t).exp();
         let (mut f, mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        // Rounding: s and B carry a relative error of a few ulps times the
+        // size of their exponent; an error delta * lambda in lambda moves
+        // the gradient term w1 * dlambda by (n / lambda + |w1|) |dlambda| delta.
+        let (mut n0, mut n1, mut nf) = (0.0, 0.0, 0.0);
+        let delta_s = f64::EPSILON * (4.0 + (LN_10 * t).abs());
         match &self.bkg {
             PreparedBackground::Fixed(bk) => {
                 for ((&n, &k), &bb) in self.n.iter().zip(&self.k).zip(bk) {
                     let s = a * k;
                     let lam = s + bb;
-                    f += poisson_deviance(n, lam);
+                    let d = poisson_deviance(n, lam);
+                    f += d;
                     let (w1, w2) = dev_weights(n, lam);
                     let lt = LN_10 * s;
                     g0 += w1 * lt;
                     h00 += w2 * lt * lt + w1 * LN_10 * lt;
+                    n0 += (w2 * lam + w1.abs()) * lt * delta_s;
+                    nf += 2.0 * (lam - n).abs() + d;
                 }
             }
             PreparedBackground::Exp { alpha, r } => {
                 for (((&n, &k), &al), &rb) in self.n.iter().zip(&self.k).zip(alpha).zip(r) {
                     let s = a * k;
-                    let bb = (al + rb * u).exp();
+                    let arg = al + rb * u;
+                    let bb = arg.exp();
                     let lam = s + bb;
-                    f += poisson_deviance(n, lam);
+                    let d = poisson_deviance(n, lam);
+                    f += d;
                     let (w1, w2) = dev_weights(n, lam);
                     let lt = LN_10 * s;
                     let lu = rb * bb;
+                    nf += 2.0 * (lam - n).abs() + d;
                     g0 += w1 * lt;
                     g1 += w1 * lu;
                     h00 += w2 * lt * lt + w1 * LN_10 * lt;
                     h01 += w2 * lt * lu;
                     h11 += w2 * lu * lu + w1 * rb * lu;
+                    let delta = delta_s.max(f64::EPSILON * (4.0 + arg.abs()));
+                    let amp = w2 * lam + w1.abs();
+                    n0 += amp * lt * delta;
+                    n1 += amp * lu.abs() * delta;
                 }
             }
         }
@@ -577,10 +605,16 @@ impl Prepared {
         } else {
             (0.0, 0.0, 0.0)
         };
+        let eps4 = 4.0 * f64::EPSILON;
         Eval {
             f: 2.0 * f - 2.0 * (pj + pb),
             g: [2.0 * g0 - 2.0 * dj, 2.0 * g1 - 2.0 * db],
             h: [2.0 * h00 - 2.0 * ddj, 2.0 * h01, 2.0 * h11 - 2.0 * ddb],
+            g_noise: [
+                2.0 * n0 + eps4 * (g0.abs() + dj.abs()),
+                2.0 * n1 + eps4 * (g1.abs() + db.abs()),
+            ],
+            f_noise: eps4 * (2.0 * nf + pj.abs() + pb.abs()),
         }
     }
 
@@ -662,7 +696,17 @@ impl Prepared {
             let free = self.free_set(x, e.g);
             let (p, positive_definite) = newton_direction(e.g, e.h, free);
             let decrease = -(e.g[0] * p[0] + e.g[1] * p[1]);
-            if positive_definite && 0.5 * decrease <= options.tolerance {
+            // Converged when the predicted decrease is below the tolerance or
+            // below the rounding error of f (with n ~ 1e12 counts per bin,
+            // f = sum of (lambda - n) - n ln(lambda / n) carries an error of
+            // ~eps |lambda - n| ~ 1e-10, and no step can show a smaller
+            // decrease), or when every free gradient component is below its
+            // rounding error (with n ~ 1e17 and more, exp() quantises the
+            // background to ~eps n counts, and the gradient of a point that
+            // is optimal to working precision is ~eps n, not 0).
+            let at_rounding_floor = (0..2).all(|i| !free[i] || e.g[i].abs() <= e.g_noise[i]);
+            let resolution = options.tolerance.max(e.f_noise);
+            if positive_definite && (0.5 * decrease <= resolution || at_rounding_floor) {
                 return Ok(Fit {
                     x,
                     f: e.f,
@@ -798,6 +842,16 @@ fn dev_weights(n: f64, lam: f64) -> (f64, f64) {
 
 /// The (modified) Newton direction on the free parameters, and whether the
 /// free Hessian was positive definite.
+///
+/// Where the 2x2 Hessian is not positive definite, it is first scaled to a
+/// unit diagonal, $\hat H = D^{-1} H D^{-1}$ with $D = \mathrm{diag}(\sqrt{|h_{ii}|})$,
+/// and the shift $\tau I$ lifting its smallest eigenvalue is applied to
+/// $\hat H$. Shifting $H$ itself by a multiple of its largest diagonal entry
+/// (as this function did before) is not invariant to the scales of the two
+/// parameters: with huge counts the curvature in $\log_{10} J$ is ~$10^8$
+/// while the background direction has a curvature ~$-10^2$ (the Poisson term
+/// is concave in $\ln b$ when the counts exceed the prediction), and the
+/// step in $\ln b$ shrank to ~$10^{-4}$ per iteration.
 #[inline]
 fn newton_direction(g: [f64; 2], h: [f64; 3], free: [bool; 2]) -> ([f64; 2], bool) {
     match free {
@@ -817,34 +871,34 @@ fn newton_direction(g: [f64; 2], h: [f64; 3], free: [bool; 2]) -> ([f64; 2], boo
         [true, true] => {
             let (a, b, c) = (h[0], h[1], h[2]);
             let det = a * c - b * b;
-            let scale = a.abs().max(c.abs());
             if a > 0.0 && c > 0.0 && det > 1e-12 * a * c {
-                (
+                return (
                     [-(c * g[0] - b * g[1]) / det, -(a * g[1] - b * g[0]) / det],
                     true,
-                )
+                );
+            }
+            // Scale to a unit diagonal (a zero diagonal stays zero).
+            let floor = f64::MIN_POSITIVE;
+            let (da, dc) = (a.abs().max(floor).sqrt(), c.abs().max(floor).sqrt());
+            let (sa, sb, sc) = (a / (da * da), b / (da * dc), c / (dc * dc));
+            let (ga, gc) = (g[0] / da, g[1] / dc);
+            // Lift the smallest eigenvalue of the scaled matrix to 1e-3.
+            let m = 0.5 * (sa + sc);
+            let r = (0.25 * (sa - sc) * (sa - sc) + sb * sb).sqrt();
+            let tau = (1e-3 - (m - r)).max(0.0);
+            let (a2, c2) = (sa + tau, sc + tau);
+            let det2 = a2 * c2 - sb * sb;
+            let p = [
+                -(c2 * ga - sb * gc) / det2 / da,
+                -(a2 * gc - sb * ga) / det2 / dc,
+            ];
+            if det2 > 0.0 && p[0].is_finite() && p[1].is_finite() {
+                (p, false)
             } else {
-                // Lift the smallest eigenvalue to a small positive value.
-                let m = 0.5 * (a + c);
-                let r = (0.25 * (a - c) * (a - c) + b * b).sqrt();
-                let lmin = m - r;
-                let tau = -lmin + 1e-3 * scale.max(1e-300) + 1e-12;
-                let (a2, c2) = (a + tau, c + tau);
-                let det2 = a2 * c2 - b * b;
-                if det2 > 0.0 && det2.is_finite() {
-                    (
-                        [
-                            -(c2 * g[0] - b * g[1]) / det2,
-                            -(a2 * g[1] - b * g[0]) / det2,
-                        ],
-                        false,
-                    )
-                } else {
-                    (
-                        [-g[0].signum() * MAX_STEP, -g[1].signum() * MAX_STEP],
-                        false,
-                    )
-                }
+                (
+                    [-g[0].signum() * MAX_STEP, -g[1].signum() * MAX_STEP],
+                    false,
+                )
             }
         }
     }
@@ -893,7 +947,7 @@ pub struct ProfileState {
     f: Vec<f64>,
     n_iter: Vec<usize>,
     started: bool,
-    sigma_v: f64,
+    pub(crate) sigma_v: f64,
     /// Total Newton iterations over the state's life.
     pub total_iterations: usize,
     /// Number of stacked profile evaluations over the state's life.
@@ -910,17 +964,48 @@ pub struct StackedLikelihood {
     constant: f64,
 }
 
+/// A J prior centred outside the profile bounds is cut at the bound: the
+/// fit holds $\log_{10} J$ there, many prior widths away from its centre, and
+/// the limit silently corresponds to the bound's J-factor (a dwarf with
+/// $\log_{10} J = 24 \pm 0.15$ and the default bounds $[10, 22]$ got the limit
+/// of $J = 10^{22}$, 100 times weaker). That is an error.
+fn check_j_prior_inside_bounds(target: &Target, options: &ProfileOptions) -> Result<()> {
+    let (lo, hi) = options.log10_j_bounds;
+    let centre = match target.j_factor() {
+        JFactorModel::Fixed { .. } => return Ok(()),
+        JFactorModel::Gaussian(g) => g.log10_j_obs() + target.prior_shifts().0,
+        JFactorModel::Empirical(e) => e.mean() + target.prior_shifts().0,
+    };
+    if (lo..=hi).contains(&centre) {
+        Ok(())
+    } else {
+        Err(Error::invalid_param(
+            format!("J prior of target '{}': its centre log10 J", target.name()),
+            centre,
+            format!(
+                "inside the profile bounds [{lo}, {hi}] (ProfileOptions::log10_j_bounds; \
+                 widen them, a prior centred outside is cut at the bound)"
+            ),
+        )
+        .into())
+    }
+}
+
 impl StackedLikelihood {
     /// Prepares `targets` for profiling (validates the options, tabulates the
     /// priors that need it).
     ///
     /// # Errors
-    /// No targets, invalid options, or a prior that cannot be tabulated over
-    /// the bounds (non-finite there).
+    /// No targets, invalid options, a J prior centred outside
+    /// [`ProfileOptions::log10_j_bounds`], or a prior that cannot be tabulated
+    /// over the bounds (non-finite there).
     pub fn new(targets: Vec<Target>, options: ProfileOptions) -> Result<Self> {
         options.validate()?;
         if targets.is_empty() {
             return Err(Error::empty("stacked likelihood", "give at least one target").into());
+        }
+        for t in &targets {
+            check_j_prior_inside_bounds(t, &options)?;
         }
         // Tabulating the priors is the expensive part: one target per task.
         let prepared = darkprobe_core::par::map_indices(targets.len(), |i| {
@@ -1072,6 +1157,64 @@ impl StackedLikelihood {
             total += fit.f;
         }
         state.started = true;
+        state.sigma_v = sigma_v_cm3_s;
+        state.n_profiles += 1;
+        Ok(total)
+    }
+
+    /// As [`profile_with`](Self::profile_with), but each target is also
+    /// minimised from its optimum in `anchor` (another state of this
+    /// likelihood, e.g. the best fit), and the lower of the two minima is
+    /// kept. A warm start from a distant cross-section can fall into another
+    /// local minimum of the nuisances (a multimodal void-KDE prior on ln b
+    /// has several); the anchor keeps the search on the branch it came from.
+    ///
+    /// # Errors
+    /// As [`profile_with`](Self::profile_with); a Newton failure from one
+    /// start is an error only if the other start fails too.
+    pub(crate) fn profile_with_anchor(
+        &self,
+        sigma_v_cm3_s: f64,
+        state: &mut ProfileState,
+        anchor: &ProfileState,
+    ) -> Result<f64> {
+        if !(state.started && anchor.started) || anchor.x.len() != state.x.len() {
+            return self.profile_with(sigma_v_cm3_s, state);
+        }
+        check_sigma_v(sigma_v_cm3_s)?;
+        if state.x.len() != self.prepared.len() {
+            return Err(Error::shape(
+                "profile state vs targets",
+                self.prepared.len(),
+                state.x.len(),
+            )
+            .into());
+        }
+        let mut total = self.constant;
+        for (i, p) in self.prepared.iter().enumerate() {
+            let warm = p.minimise(sigma_v_cm3_s, state.x[i], &self.options);
+            let fit = if anchor.x[i] == state.x[i] {
+                warm?
+            } else {
+                let other = p.minimise(sigma_v_cm3_s, anchor.x[i], &self.options);
+                match (warm, other) {
+                    (Ok(a), Ok(b)) => {
+                        if b.f < a.f {
+                            b
+                        } else {
+                            a
+                        }
+                    }
+                    (Ok(a), Err(_)) | (Err(_), Ok(a)) => a,
+                    (Err(e), Err(_)) => return Err(e),
+                }
+            };
+            state.x[i] = fit.x;
+            state.f[i] = fit.f;
+            state.n_iter[i] = fit.n_iter;
+            state.total_iterations += fit.n_iter;
+            total += fit.f;
+        }
         state.sigma_v = sigma_v_cm3_s;
         state.n_profiles += 1;
         Ok(total)
@@ -1253,6 +1396,34 @@ mod tests {
             );
             assert!((d2 - fd2).abs() < 1e-2 * d2.abs(), "{d2} vs {fd2}");
         }
+    }
+
+    #[test]
+    fn modified_newton_step_does_not_depend_on_the_parameter_scales() {
+        // An indefinite Hessian as with 1e7 counts in case JB: stiff in
+        // log10 J, concave in ln b. Rescaling a parameter by d must rescale
+        // the step by 1/d, and the concave direction must take a step of
+        // order 1 (capped later at MAX_STEP), not 1e-4 as when the shift
+        // was a multiple of the stiff curvature.
+        let g = [1e-4, -122.0];
+        let h = [6.4e8, 2115.0, -82.0];
+        let (p, pd) = newton_direction(g, h, [true, true]);
+        assert!(!pd);
+        assert!(p[1] > 0.5, "step in ln b {p:?}");
+        for d in [1e-3, 1e4] {
+            let gs = [g[0] / d, g[1]];
+            let hs = [h[0] / (d * d), h[1] / d, h[2]];
+            let (q, _) = newton_direction(gs, hs, [true, true]);
+            assert!(
+                (q[0] - p[0] * d).abs() <= 1e-9 * (p[0] * d).abs(),
+                "{q:?} vs {p:?}"
+            );
+            assert!((q[1] - p[1]).abs() <= 1e-9 * p[1].abs(), "{q:?} vs {p:?}");
+        }
+        // A positive definite Hessian still gets the exact Newton step.
+        let (p, pd) = newton_direction([1.0, 2.0], [4.0, 1.0, 3.0], [true, true]);
+        assert!(pd);
+        assert!((4.0 * p[0] + p[1] + 1.0).abs() < 1e-14 && (p[0] + 3.0 * p[1] + 2.0).abs() < 1e-14);
     }
 
     #[test]

@@ -26,7 +26,9 @@
 use crate::error::Result;
 use crate::likelihood::background::BackgroundModel;
 use crate::likelihood::jfactor::JFactorModel;
-use crate::likelihood::poisson::{check_count, poisson_deviance, saturated_ln_likelihood};
+use crate::likelihood::poisson::{
+    check_count, check_observed_count, poisson_deviance, saturated_ln_likelihood,
+};
 use darkprobe_core::Error;
 use std::f64::consts::LN_10;
 
@@ -60,6 +62,7 @@ impl Target {
     ///
     /// # Errors
     /// Empty bins, lengths that disagree, negative/`NaN`/infinite counts,
+    /// counts above [`MAX_COUNTS_PER_BIN`](crate::likelihood::poisson::MAX_COUNTS_PER_BIN),
     /// coefficients or fixed backgrounds, all-zero coefficients, a non-finite
     /// fixed $\log_{10} J$, invalid background scalings. Messages name the
     /// target and the bin.
@@ -90,7 +93,7 @@ impl Target {
             }
         }
         for (b, &n) in counts.iter().enumerate() {
-            check_count(&format!("target '{name}' counts"), b, n)?;
+            check_observed_count(&format!("target '{name}' counts"), b, n)?;
         }
         for (b, &k) in signal_coefficients.iter().enumerate() {
             check_count(&format!("target '{name}' signal coefficients"), b, k)?;
@@ -169,7 +172,8 @@ impl Target {
     /// The same target with other observed counts.
     ///
     /// # Errors
-    /// Wrong length, or a count that is not finite and $\ge 0$.
+    /// Wrong length, or a count that is not finite and $\ge 0$, or above
+    /// [`MAX_COUNTS_PER_BIN`](crate::likelihood::poisson::MAX_COUNTS_PER_BIN).
     pub fn with_counts(&self, counts: Vec<f64>) -> Result<Self> {
         if counts.len() != self.counts.len() {
             return Err(Error::shape(
@@ -180,7 +184,7 @@ impl Target {
             .into());
         }
         for (b, &n) in counts.iter().enumerate() {
-            check_count(&format!("target '{}' counts", self.name), b, n)?;
+            check_observed_count(&format!("target '{}' counts", self.name), b, n)?;
         }
         Ok(Self {
             counts,
