@@ -269,6 +269,42 @@ pub fn check_fits_headers(path: impl AsRef<Path>) -> Result<()> {
     Ok(())
 }
 
+/// Runs `read`, a reader built on the `fitsio` crate, and turns a panic
+/// inside it into an error naming the file.
+///
+/// `fitsio` (0.21) panics instead of returning an error in several places:
+/// opening a binary table with a column type it has no Rust type for
+/// (complex `C`/`M`, variable-length `P`/`Q`) panics in its
+/// column-description parser. Readers wrap their
+/// `fitsio` calls in this so that such a file gives an error. The panic
+/// message is still printed by the process's panic hook.
+///
+/// # Errors
+/// Those of `read`; and [`Error::Parse`] naming the file, with the panic
+/// message as the value, when `read` panics.
+pub fn without_panics<T, E: From<Error>>(
+    path: &Path,
+    read: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_string());
+            Err(Error::parse(
+                Location::new(path.display().to_string(), 0).with_column("FITS file"),
+                &message,
+                "the FITS library (fitsio) cannot read this file; a table column of a type \
+                 it does not support (complex or variable-length array) is the usual cause",
+            )
+            .into())
+        }
+    }
+}
+
 /// An error of [`check_bintable`]: a located parse error, or an I/O error
 /// still to be tied to the path.
 enum TableError {
@@ -1204,5 +1240,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/nonexistent/x.fits"), "{e}");
+    }
+
+    #[test]
+    fn without_panics_turns_a_panic_into_an_error_naming_the_file() {
+        let p = Path::new("/data/catalog.fits");
+        let ok: Result<u8> = without_panics(p, || Ok(7));
+        assert_eq!(ok.unwrap(), 7);
+        let passed: Result<u8> = without_panics(p, || Err(Error::empty("rows")));
+        assert!(!passed.unwrap_err().to_string().contains("fitsio"));
+        let caught: Result<u8> = without_panics(p, || panic!("no type for column 3 of 'L'"));
+        let e = caught.unwrap_err().to_string();
+        assert!(
+            e.contains("/data/catalog.fits")
+                && e.contains("no type for column 3")
+                && e.contains("fitsio"),
+            "{e}"
+        );
     }
 }

@@ -81,6 +81,11 @@ pub fn read_cube(path: impl AsRef<Path>) -> Result<FitsCube> {
         // Absurd sizes in a header would make cfitsio allocate them.
         darkprobe_core::fitscheck::check_fits_headers(path)?;
     }
+    // fitsio panics on table columns of some types: make that an error.
+    darkprobe_core::fitscheck::without_panics(path, || read_cube_checked(path))
+}
+
+fn read_cube_checked(path: &Path) -> Result<FitsCube> {
     let mut f = FitsFile::open(path).map_err(|e| fits_err(path, e))?;
     let primary = f.primary_hdu().map_err(|e| fits_err(path, e))?;
     let cube = match &primary.info {

@@ -153,6 +153,11 @@ pub fn read_cube(path: impl AsRef<Path>) -> Result<MapCube> {
     }
     // Absurd sizes in a header would make cfitsio allocate them.
     darkprobe_core::fitscheck::check_fits_headers(path)?;
+    // fitsio panics on some inputs instead of returning an error.
+    darkprobe_core::fitscheck::without_panics(path, || read_cube_checked(path))
+}
+
+fn read_cube_checked(path: &Path) -> Result<MapCube> {
     let mut f = FitsFile::open(path).map_err(|e| unreadable(path, e))?;
     let h = f.primary_hdu().map_err(|e| unreadable(path, e))?;
     let shape = match &h.info {

@@ -124,6 +124,11 @@ pub fn read_4fgl_fits(path: impl AsRef<Path>) -> Result<Catalog> {
         // Absurd sizes in a header would make cfitsio allocate them.
         darkprobe_core::fitscheck::check_fits_headers(path)?;
     }
+    // fitsio panics on table columns of some types: make that an error.
+    darkprobe_core::fitscheck::without_panics(path, || read_4fgl_fits_checked(path))
+}
+
+fn read_4fgl_fits_checked(path: &Path) -> Result<Catalog> {
     let mut f = FitsFile::open(path).map_err(|e| fits_err(path, format!("cannot open: {e}")))?;
     let hdu = match f.hdu("LAT_Point_Source_Catalog") {
         Ok(h) => h,
@@ -491,5 +496,49 @@ mod tests {
         write_catalog(&p, &rs, false);
         let e = read_4fgl_fits(&p).unwrap_err().to_string();
         assert!(e.contains("LP_beta") && e.contains("line 1"), "{e}");
+    }
+
+    /// A catalog table with a complex (`C`) column: fitsio 0.21 panics when it
+    /// opens the HDU (no Rust type for `C`); the reader must give an error.
+    #[test]
+    fn a_table_column_type_fitsio_cannot_open_is_an_error_not_a_panic() {
+        let card = |c: &str| format!("{c:<80}");
+        let block = |cards: &[&str]| {
+            let mut h: String = cards.iter().map(|c| card(c)).collect();
+            h.push_str(&" ".repeat(2880 - h.len()));
+            h.into_bytes()
+        };
+        let mut bytes = block(&[
+            "SIMPLE  =                    T",
+            "BITPIX  =                    8",
+            "NAXIS   =                    0",
+            "EXTEND  =                    T",
+            "END",
+        ]);
+        bytes.extend(block(&[
+            "XTENSION= 'BINTABLE'",
+            "BITPIX  =                    8",
+            "NAXIS   =                    2",
+            "NAXIS1  =                    8",
+            "NAXIS2  =                    1",
+            "PCOUNT  =                    0",
+            "GCOUNT  =                    1",
+            "TFIELDS =                    1",
+            "TTYPE1  = 'Phase   '",
+            "TFORM1  = '1C      '",
+            "EXTNAME = 'LAT_Point_Source_Catalog'",
+            "END",
+        ]));
+        bytes.extend(vec![0u8; 2880]);
+        let path = temp_path("complex-column.fits");
+        std::fs::write(&path, &bytes).unwrap();
+        // The file is well formed: the header pre-check accepts it.
+        darkprobe_core::fitscheck::check_fits_headers(&path).unwrap();
+        let e = read_4fgl_fits(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("complex-column.fits") && e.contains("fitsio"),
+            "{e}"
+        );
+        std::fs::remove_file(&path).ok();
     }
 }
