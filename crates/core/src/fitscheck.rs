@@ -1247,7 +1247,7 @@ mod tests {
         let p = Path::new("/data/catalog.fits");
         let ok: Result<u8> = without_panics(p, || Ok(7));
         assert_eq!(ok.unwrap(), 7);
-        let passed: Result<u8> = without_panics(p, || Err(Error::empty("rows")));
+        let passed: Result<u8> = without_panics(p, || Err(Error::empty("rows", "give one")));
         assert!(!passed.unwrap_err().to_string().contains("fitsio"));
         let caught: Result<u8> = without_panics(p, || panic!("no type for column 3 of 'L'"));
         let e = caught.unwrap_err().to_string();
