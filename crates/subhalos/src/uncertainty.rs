@@ -147,29 +147,8 @@ impl ShiftMixture {
     ) -> Result<ParameterErrors> {
         let k = self.classes().len();
         let p = &fit.params;
-        if p.class_weights.len() != k || p.extra_weights.len() != extras.len() {
-            return Err(Error::shape(
-                "fit weights vs model and extras",
-                format!("{k} class and {} extra weights", extras.len()),
-                format!("{} and {}", p.class_weights.len(), p.extra_weights.len()),
-            )
-            .into());
-        }
-        // Validates the extras against the data.
-        self.ln_likelihood(data, extras, p)?;
+        let theta0 = checked_fit_shift(self, data, extras, fit)?;
         let free_priors = fit.kind.free_priors();
-        let theta0 = match (fit.kind.covariate(), &p.shift) {
-            (true, Some(s)) => Some(s.to_scaled(self.roi())),
-            (false, _) => None,
-            (true, None) => {
-                return Err(Error::invalid_param(
-                    "fit shift",
-                    "none",
-                    "a fitted shift for a covariate-shift model",
-                )
-                .into())
-            }
-        };
         // Free coordinates and their values.
         let mut coords = Vec::new();
         if free_priors {
@@ -517,6 +496,38 @@ const STATIONARY_TOL: f64 = 1e-3;
 /// scaled nuisances (about $10^{-8}$ in $\ln L$ near the maximum).
 const PROFILE_GRAD_TOL: f64 = 1e-4;
 
+/// Checks a fit against its model, data and extras (weight counts; the
+/// extras against the data, through one likelihood evaluation) and returns
+/// its shift in ROI-scaled coordinates (`None` without a covariate shift).
+fn checked_fit_shift(
+    model: &ShiftMixture,
+    data: &PreparedData,
+    extras: &[ExtraComponent],
+    fit: &MixtureFit,
+) -> Result<Option<[f64; 6]>> {
+    let k = model.classes().len();
+    let p = &fit.params;
+    if p.class_weights.len() != k || p.extra_weights.len() != extras.len() {
+        return Err(Error::shape(
+            "fit weights vs model and extras",
+            format!("{k} class and {} extra weights", extras.len()),
+            format!("{} and {}", p.class_weights.len(), p.extra_weights.len()),
+        )
+        .into());
+    }
+    model.ln_likelihood(data, extras, p)?;
+    match (fit.kind.covariate(), &p.shift) {
+        (true, Some(s)) => Ok(Some(s.to_scaled(model.roi()))),
+        (false, _) => Ok(None),
+        (true, None) => Err(Error::invalid_param(
+            "fit shift",
+            "none",
+            "a fitted shift for a covariate-shift model",
+        )
+        .into()),
+    }
+}
+
 impl<'a> Profiler<'a> {
     fn new(
         model: &'a ShiftMixture,
@@ -527,28 +538,8 @@ impl<'a> Profiler<'a> {
     ) -> Result<Self> {
         let k = model.classes().len();
         let p = &fit.params;
-        if p.class_weights.len() != k || p.extra_weights.len() != extras.len() {
-            return Err(Error::shape(
-                "fit weights vs model and extras",
-                format!("{k} class and {} extra weights", extras.len()),
-                format!("{} and {}", p.class_weights.len(), p.extra_weights.len()),
-            )
-            .into());
-        }
-        model.ln_likelihood(data, extras, p)?;
+        let theta_hat = checked_fit_shift(model, data, extras, fit)?;
         let free_priors = fit.kind.free_priors();
-        let theta_hat = match (fit.kind.covariate(), &p.shift) {
-            (true, Some(s)) => Some(s.to_scaled(model.roi())),
-            (false, _) => None,
-            (true, None) => {
-                return Err(Error::invalid_param(
-                    "fit shift",
-                    "none",
-                    "a fitted shift for a covariate-shift model",
-                )
-                .into())
-            }
-        };
         let mut units: Vec<Unit> = if free_priors {
             (0..k).map(Unit::Class).collect()
         } else {
