@@ -611,19 +611,9 @@ impl Maf {
                     .backward(&tape.inputs[k], &dy, need_dx, ctx)
                     .map_err(Error::from)?;
                 if let Some(dx) = dx {
-                    for i in 0..n {
-                        let dxr = dx.row(i);
-                        let gdr = gdiag.row(i);
-                        let gzr = gz.row_mut(i);
-                        for j in 0..d {
-                            gzr[j] = gdr[j] + dxr[j];
-                        }
-                        if cd > 0 {
-                            for (gcv, &v) in gc.row_mut(i).iter_mut().zip(&dxr[d..]) {
-                                *gcv += v;
-                            }
-                        }
-                    }
+                    fold_input_grad(dx, d, cd, &mut gz, &mut gc, |i, j, _, dxv| {
+                        gdiag.row(i)[j] + dxv
+                    });
                 }
             }
             return Ok((gz, gc));
@@ -653,19 +643,9 @@ impl Maf {
                 .backward(&tape.inputs[k], &dy, need_dx, ctx)
                 .map_err(Error::from)?;
             if let Some(dx) = dx {
-                for i in 0..n {
-                    let dxr = dx.row(i);
-                    let isr = is.row(i);
-                    let gzr = gz.row_mut(i);
-                    for j in 0..d {
-                        gzr[j] = gzr[j] * isr[j] + dxr[j];
-                    }
-                    if cd > 0 {
-                        for (g, &v) in gc.row_mut(i).iter_mut().zip(&dxr[d..]) {
-                            *g += v;
-                        }
-                    }
-                }
+                fold_input_grad(dx, d, cd, &mut gz, &mut gc, |i, j, g, dxv| {
+                    g * is.row(i)[j] + dxv
+                });
             }
         }
         Ok((gz, gc))
@@ -990,6 +970,31 @@ impl<'de> Deserialize<'de> for Maf {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let r = MafRecord::deserialize(d)?;
         Maf::try_from(r).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Folds one block's input gradient `dx` (per row: the $D$ block inputs,
+/// then the $C$ context columns) into the running gradients: `gz[i][j]`
+/// becomes `combine(i, j, gz[i][j], dx[i][j])` and the context part is
+/// added to `gc`.
+fn fold_input_grad(
+    dx: &Matrix<f64>,
+    d: usize,
+    cd: usize,
+    gz: &mut Matrix<f64>,
+    gc: &mut Matrix<f64>,
+    combine: impl Fn(usize, usize, f64, f64) -> f64,
+) {
+    for i in 0..dx.rows() {
+        let dxr = dx.row(i);
+        for (j, g) in gz.row_mut(i).iter_mut().enumerate().take(d) {
+            *g = combine(i, j, *g, dxr[j]);
+        }
+        if cd > 0 {
+            for (g, &v) in gc.row_mut(i).iter_mut().zip(&dxr[d..]) {
+                *g += v;
+            }
+        }
     }
 }
 

@@ -954,6 +954,17 @@ pub struct ProfileState {
     pub n_profiles: usize,
 }
 
+impl ProfileState {
+    /// Stores target `i`'s optimum and returns its $-2\ln L$.
+    fn record(&mut self, i: usize, fit: &Fit) -> f64 {
+        self.x[i] = fit.x;
+        self.f[i] = fit.f;
+        self.n_iter[i] = fit.n_iter;
+        self.total_iterations += fit.n_iter;
+        fit.f
+    }
+}
+
 /// The stacked likelihood of several targets sharing $\langle\sigma v\rangle$,
 /// ready for fast profiling; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -1113,6 +1124,19 @@ impl StackedLikelihood {
         Ok(total)
     }
 
+    /// A state of another likelihood (other number of targets) is an error.
+    fn check_state(&self, state: &ProfileState) -> Result<()> {
+        if state.x.len() != self.prepared.len() {
+            return Err(Error::shape(
+                "profile state vs targets",
+                self.prepared.len(),
+                state.x.len(),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     /// A fresh warm-start state (the first profile through it cold-starts).
     pub fn new_state(&self) -> ProfileState {
         ProfileState {
@@ -1134,14 +1158,7 @@ impl StackedLikelihood {
     /// likelihood; Newton non-convergence or a `NaN` likelihood.
     pub fn profile_with(&self, sigma_v_cm3_s: f64, state: &mut ProfileState) -> Result<f64> {
         check_sigma_v(sigma_v_cm3_s)?;
-        if state.x.len() != self.prepared.len() {
-            return Err(Error::shape(
-                "profile state vs targets",
-                self.prepared.len(),
-                state.x.len(),
-            )
-            .into());
-        }
+        self.check_state(state)?;
         let mut total = self.constant;
         for (i, p) in self.prepared.iter().enumerate() {
             let x0 = if state.started {
@@ -1150,11 +1167,7 @@ impl StackedLikelihood {
                 p.cold_start(sigma_v_cm3_s, &self.options)
             };
             let fit = p.minimise(sigma_v_cm3_s, x0, &self.options)?;
-            state.x[i] = fit.x;
-            state.f[i] = fit.f;
-            state.n_iter[i] = fit.n_iter;
-            state.total_iterations += fit.n_iter;
-            total += fit.f;
+            total += state.record(i, &fit);
         }
         state.started = true;
         state.sigma_v = sigma_v_cm3_s;
@@ -1182,14 +1195,7 @@ impl StackedLikelihood {
             return self.profile_with(sigma_v_cm3_s, state);
         }
         check_sigma_v(sigma_v_cm3_s)?;
-        if state.x.len() != self.prepared.len() {
-            return Err(Error::shape(
-                "profile state vs targets",
-                self.prepared.len(),
-                state.x.len(),
-            )
-            .into());
-        }
+        self.check_state(state)?;
         let mut total = self.constant;
         for (i, p) in self.prepared.iter().enumerate() {
             let warm = p.minimise(sigma_v_cm3_s, state.x[i], &self.options);
@@ -1209,11 +1215,7 @@ impl StackedLikelihood {
                     (Err(e), Err(_)) => return Err(e),
                 }
             };
-            state.x[i] = fit.x;
-            state.f[i] = fit.f;
-            state.n_iter[i] = fit.n_iter;
-            state.total_iterations += fit.n_iter;
-            total += fit.f;
+            total += state.record(i, &fit);
         }
         state.sigma_v = sigma_v_cm3_s;
         state.n_profiles += 1;
