@@ -426,6 +426,18 @@ fn fit_then_accel_and_density_with_the_flow_model() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(v["kind"], "flow");
+    // The default averages 8 position flows: the first plus 7 more.
+    assert_eq!(v["more_positions"].as_array().map(|m| m.len()), Some(7));
+    let three = dir.join("flow3.json");
+    fit(&three, &["--position-members", "3"]);
+    let v3: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&three).unwrap()).unwrap();
+    assert_eq!(v3["more_positions"].as_array().map(|m| m.len()), Some(2));
+    let one = dir.join("flow1.json");
+    fit(&one, &["--position-members", "1"]);
+    let v1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&one).unwrap()).unwrap();
+    assert!(v1.get("more_positions").is_none());
     // Same seed, same model.
     let again = dir.join("flow2.json");
     fit(&again, &[]);

@@ -103,6 +103,10 @@ pub struct FitArgs {
     /// Hidden layer widths of each block, comma separated [default: 64,64].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub hidden: Option<Vec<u64>>,
+    /// Independently seeded position flows averaged in n(x) within each
+    /// model [default: 8]; one velocity flow in every case.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub position_members: Option<u64>,
     /// Seed of the initialisation, the validation split and the minibatches.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -381,8 +385,16 @@ fn mock(a: MockArgs) -> Result<u8, CliError> {
 
 /// The fit settings of `flows fit`: the library defaults with the optional
 /// overrides.
-pub fn fit_options(epochs: Option<u64>, blocks: Option<u64>, hidden: Option<&[u64]>) -> FitOptions {
+pub fn fit_options(
+    epochs: Option<u64>,
+    blocks: Option<u64>,
+    hidden: Option<&[u64]>,
+    position_members: Option<u64>,
+) -> FitOptions {
     let mut opts = FitOptions::default();
+    if let Some(k) = position_members {
+        opts.position_members = k as usize;
+    }
     if let Some(e) = epochs {
         opts.train.max_epochs = e as usize;
     }
@@ -420,7 +432,7 @@ pub fn fit_model(
 
 fn fit(a: FitArgs, progress: &dyn Progress) -> Result<u8, CliError> {
     let stars = read_stars(&a.stars)?;
-    let opts = fit_options(a.epochs, a.blocks, a.hidden.as_deref());
+    let opts = fit_options(a.epochs, a.blocks, a.hidden.as_deref(), a.position_members);
     let started = std::time::Instant::now();
     let (file, reports) = fit_model(
         &stars,
@@ -435,10 +447,23 @@ fn fit(a: FitArgs, progress: &dyn Progress) -> Result<u8, CliError> {
             r.val_loss.get(r.best_epoch).copied().unwrap_or(f64::NAN)
         };
         eprintln!(
-            "member {k}: position flow {} epochs (best {}, validation NLL {:.4}), velocity flow {} epochs (best {}, validation NLL {:.4})",
+            "member {k}: position flow {} epochs (best {}, validation NLL {:.4}){}, velocity flow {} epochs (best {}, validation NLL {:.4})",
             r.position.train_loss.len(),
             r.position.best_epoch,
             best(&r.position),
+            if r.position_members.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " and {} more position flows (validation NLL {})",
+                    r.position_members.len(),
+                    r.position_members
+                        .iter()
+                        .map(|m| format!("{:.4}", best(m)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
             r.velocity.train_loss.len(),
             r.velocity.best_epoch,
             best(&r.velocity),

@@ -38,23 +38,33 @@ pub struct FitOptions {
     /// file).
     #[serde(default)]
     pub radial_map: Option<RadialMapOptions>,
+    /// Number $K$ of independently seeded position flows whose densities
+    /// are averaged, $n(\mathbf x) = \frac1K\sum_k n_k(\mathbf x)$ (one
+    /// velocity flow in every case; 1 when absent from a saved file). The
+    /// acceleration is most sensitive to $\nabla_x\ln n$, whose error is
+    /// dominated by seed-to-seed differences of the fitted position flow, and
+    /// a position flow is cheap to train (see `docs/flows.md`).
+    #[serde(default = "one")]
+    pub position_members: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for FitOptions {
     /// 6 blocks of 64×64 ELU MADEs, batch 1024, learning rate 2e-3 with
     /// reduce-on-plateau, up to 60 epochs with early stopping (patience 6),
-    /// and the default radial pre-transform of positions
+    /// the default radial pre-transform of positions
     /// ([`RadialMapOptions::default`]: about the origin, $s$ = half the
-    /// median distance, $q = 1$). On a 30,000-star Hernquist mock the radial
-    /// map lowered the median acceleration error at $0.3a$–$3a$ from 16.8 %
-    /// to 12.8 % (see `docs/flows.md`).
+    /// median distance, $q = 1$) and 8 averaged position flows.
     ///
-    /// Measured with the bench binary `flows_timing` (release, 2 rayon
-    /// threads) on 100,000 synthetic stars: 136 s of CPU time in total (the
-    /// position flow stopped after 21 epochs, the velocity flow after 45),
-    /// 13 min of wall time on a machine whose two cores were shared with
-    /// other jobs (load average 11); held-out mean $\ln f$ within 0.002 of
-    /// the truth.
+    /// Measured with `examples/phase_space_dark_matter.rs` (release, 2
+    /// cores, load about 2) on 100,000 Hernquist stars (82,780 inside
+    /// $10a$): 217 s of fit wall time; median acceleration error at
+    /// $0.3a$–$3a$ 5.8 % (one position flow: 10.6 %), density error 7.9 %
+    /// (one position flow: 16.4 %); see `docs/flows.md` for the spread over
+    /// seeds.
     fn default() -> Self {
         Self {
             n_blocks: 6,
@@ -64,9 +74,13 @@ impl Default for FitOptions {
             train: TrainOptions::default(),
             transform: Transform::Affine,
             radial_map: Some(RadialMapOptions::default()),
+            position_members: DEFAULT_POSITION_MEMBERS,
         }
     }
 }
+
+/// The default [`FitOptions::position_members`].
+pub const DEFAULT_POSITION_MEMBERS: usize = 8;
 
 impl FitOptions {
     fn config(&self, dim: usize, context_dim: usize) -> MafConfig {
@@ -89,6 +103,9 @@ pub struct PhaseSpaceReport {
     pub position: TrainReport,
     /// The velocity flow $p(\mathbf v\mid\mathbf x)$.
     pub velocity: TrainReport,
+    /// The further position flows ([`FitOptions::position_members`] − 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub position_members: Vec<TrainReport>,
 }
 
 fn flatten(v: &[Vec3]) -> Vec<f64> {
@@ -137,6 +154,10 @@ pub struct PhaseSpaceFlow {
     /// it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     radial_map: Option<RadialMap>,
+    /// Further position flows averaged with `position` (none in files
+    /// written before they existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    more_positions: Vec<Maf>,
 }
 
 impl PhaseSpaceFlow {
@@ -164,7 +185,87 @@ impl PhaseSpaceFlow {
             position,
             velocity,
             radial_map: None,
+            more_positions: Vec::new(),
         })
+    }
+
+    /// Averages the position density over `position` (the first) and
+    /// `more`: $n(\mathbf x) = \frac1K\sum_k n_k(\mathbf x)$ with
+    /// $K$ = 1 + `more.len()`; replaces any further position flows set
+    /// before.
+    ///
+    /// # Errors
+    /// A flow that is not 3-D and unconditional.
+    pub fn with_more_position_flows(mut self, more: Vec<Maf>) -> Result<Self> {
+        for (k, m) in more.iter().enumerate() {
+            if m.dim() != 3 || m.context_dim() != 0 {
+                return Err(Error::shape(
+                    format!("position flow {} (dim, context_dim)", k + 1),
+                    "(3, 0)",
+                    format!("({}, {})", m.dim(), m.context_dim()),
+                ));
+            }
+        }
+        self.more_positions = more;
+        Ok(self)
+    }
+
+    /// All position flows, the first one first.
+    pub fn position_flows(&self) -> Vec<&Maf> {
+        std::iter::once(&self.position)
+            .chain(self.more_positions.iter())
+            .collect()
+    }
+
+    /// $\ln n$ and $\nabla\ln n$ in the flow coordinates (flattened rows of
+    /// `y`), averaged over the position flows.
+    fn position_ln_prob_grad(&self, y: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+        let first = self.position.ln_prob_grad(y, &[])?;
+        if self.more_positions.is_empty() {
+            return Ok((first.ln_p, first.grad_x));
+        }
+        let mut all = vec![first];
+        for m in &self.more_positions {
+            all.push(m.ln_prob_grad(y, &[])?);
+        }
+        let n = all[0].ln_p.len();
+        let mut ln_p = Vec::with_capacity(n);
+        let mut grad = vec![0.0; 3 * n];
+        let mut a = vec![0.0; all.len()];
+        for i in 0..n {
+            for (ak, g) in a.iter_mut().zip(&all) {
+                *ak = g.ln_p[i];
+            }
+            let (l, w) = mean_exp_weights(&a);
+            ln_p.push(l);
+            for (wk, g) in w.iter().zip(&all) {
+                for j in 0..3 {
+                    grad[3 * i + j] += wk * g.grad_x[3 * i + j];
+                }
+            }
+        }
+        Ok((ln_p, grad))
+    }
+
+    /// $\ln n$ in the flow coordinates, averaged over the position flows.
+    fn position_ln_prob(&self, y: &[f64]) -> Result<Vec<f64>> {
+        let mut l = self.position.ln_prob(y, &[])?;
+        if self.more_positions.is_empty() {
+            return Ok(l);
+        }
+        let mut all = vec![std::mem::take(&mut l)];
+        for m in &self.more_positions {
+            all.push(m.ln_prob(y, &[])?);
+        }
+        let mut a = vec![0.0; all.len()];
+        Ok((0..all[0].len())
+            .map(|i| {
+                for (ak, g) in a.iter_mut().zip(&all) {
+                    *ak = g[i];
+                }
+                mean_exp_weights(&a).0
+            })
+            .collect())
     }
 
     /// The same flows read in the coordinates $\mathbf y(\mathbf x)$ of a
@@ -250,20 +351,32 @@ impl PhaseSpaceFlow {
                 y
             }
         };
+        if opts.position_members == 0 {
+            return Err(Error::invalid_param("position_members", 0, "at least 1"));
+        }
+        let k = opts.position_members;
         progress.start(
             "fitting phase-space flows",
-            2 * opts.train.max_epochs as u64,
+            (k + 1) as u64 * opts.train.max_epochs as u64,
         );
+        // Position flow j uses seed_for_index(seed, 0) for j = 0 (as before
+        // there were several) and seed_for_index(seed, j + 1) after; the
+        // velocity flow seed_for_index(seed, 1).
         let (pos, vel) = rayon::join(
             || {
-                Maf::fit(
-                    opts.config(3, 0),
-                    &x,
-                    &[],
-                    &opts.train,
-                    seed_for_index(seed, 0),
-                    progress,
-                )
+                (0..k)
+                    .map(|j| {
+                        let s = if j == 0 { 0 } else { j as u64 + 1 };
+                        Maf::fit(
+                            opts.config(3, 0),
+                            &x,
+                            &[],
+                            &opts.train,
+                            seed_for_index(seed, s),
+                            progress,
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()
             },
             || {
                 Maf::fit(
@@ -277,25 +390,32 @@ impl PhaseSpaceFlow {
             },
         );
         progress.finish();
-        let (position, pr) = pos?;
+        let mut pos = pos?.into_iter();
         let (velocity, vr) = vel?;
+        let (position, pr) = pos
+            .next()
+            .ok_or_else(|| Error::empty("position flows", "position_members is at least 1"))?;
+        let (more_positions, more_reports): (Vec<Maf>, Vec<TrainReport>) = pos.unzip();
         Ok((
             Self {
                 position,
                 velocity,
                 radial_map,
+                more_positions,
             },
             PhaseSpaceReport {
                 position: pr,
                 velocity: vr,
+                position_members: more_reports,
             },
         ))
     }
 
     /// One optimiser step of both flows on a minibatch of stars (see
     /// [`Maf::train_step`]); returns the two batch losses (position,
-    /// velocity). Useful for custom training loops and benchmarks;
-    /// [`PhaseSpaceFlow::fit`] is the usual entry point.
+    /// velocity). Only the first position flow is trained (further ones, if
+    /// any, are left as they are). Useful for custom training loops and
+    /// benchmarks; [`PhaseSpaceFlow::fit`] is the usual entry point.
     ///
     /// # Errors
     /// As [`Maf::train_step`].
@@ -319,7 +439,9 @@ impl PhaseSpaceFlow {
         Ok((a, b))
     }
 
-    /// The position flow $n(\mathbf x)$.
+    /// The (first) position flow; with several
+    /// ([`FitOptions::position_members`]), $n(\mathbf x)$ is their average
+    /// (see [`PhaseSpaceFlow::position_flows`]).
     pub fn position_flow(&self) -> &Maf {
         &self.position
     }
@@ -335,7 +457,7 @@ impl PhaseSpaceFlow {
     /// Non-finite positions.
     pub fn ln_n(&self, x: &[Vec3]) -> Result<Vec<f64>> {
         let (y, pts) = self.map_positions(x)?;
-        let mut l = self.position.ln_prob(&y, &[])?;
+        let mut l = self.position_ln_prob(&y)?;
         if let Some(pts) = pts {
             l.iter_mut().zip(&pts).for_each(|(l, p)| *l += p.ln_det);
         }
@@ -349,9 +471,8 @@ impl PhaseSpaceFlow {
     /// Non-finite positions.
     pub fn ln_n_grad(&self, x: &[Vec3]) -> Result<(Vec<f64>, Vec<Vec3>)> {
         let (y, pts) = self.map_positions(x)?;
-        let g = self.position.ln_prob_grad(&y, &[])?;
-        let mut ln_n = g.ln_p;
-        let mut grad = to_vec3(&g.grad_x);
+        let (mut ln_n, g) = self.position_ln_prob_grad(&y)?;
+        let mut grad = to_vec3(&g);
         if let Some(pts) = pts {
             for ((gr, l), m) in grad.iter_mut().zip(ln_n.iter_mut()).zip(&pts) {
                 let gy = *gr;
@@ -419,11 +540,10 @@ impl PhaseSpaceModel for PhaseSpaceFlow {
         check_pair(x, v)?;
         let (xf, pts) = self.map_positions(x)?;
         let vf = flatten(v);
-        let n = self.position.ln_prob_grad(&xf, &[])?;
+        let (n_ln_p, n_grad) = self.position_ln_prob_grad(&xf)?;
         let p = self.velocity.ln_prob_grad(&vf, &xf)?;
-        let mut ln_f: Vec<f64> = n.ln_p.iter().zip(&p.ln_p).map(|(a, b)| a + b).collect();
-        let gy: Vec<f64> = n
-            .grad_x
+        let mut ln_f: Vec<f64> = n_ln_p.iter().zip(&p.ln_p).map(|(a, b)| a + b).collect();
+        let gy: Vec<f64> = n_grad
             .iter()
             .zip(&p.grad_context)
             .map(|(a, b)| a + b)
@@ -774,6 +894,90 @@ mod tests {
 
     #[test]
     #[allow(clippy::needless_range_loop)]
+    fn averaged_position_flows_give_the_mean_density_with_exact_gradients() {
+        let map = RadialMap::new([0.1, 0.0, -0.2], 1.1, 1.0).unwrap();
+        let single = random_model(31).with_radial_map(map).unwrap();
+        let (b, c) = (random_flow(3, 0, 3, 32), random_flow(3, 0, 3, 33));
+        let m = single
+            .clone()
+            .with_more_position_flows(vec![b.clone(), c.clone()])
+            .unwrap();
+        assert_eq!(m.position_flows().len(), 3);
+        // Each member alone, as a one-flow model with the same velocity flow.
+        let alone: Vec<PhaseSpaceFlow> = [single.position_flow().clone(), b, c]
+            .into_iter()
+            .map(|p| {
+                PhaseSpaceFlow::new(p, single.velocity_flow().clone())
+                    .unwrap()
+                    .with_radial_map(map)
+                    .unwrap()
+            })
+            .collect();
+        let (x, v) = points(5, 34);
+        let ln_n = m.ln_n(&x).unwrap();
+        let (ln_n2, _) = m.ln_n_grad(&x).unwrap();
+        let g = m.ln_f_grad(&x, &v).unwrap();
+        let ln_p = m
+            .velocity_flow()
+            .ln_prob(
+                &flatten(&v),
+                &flatten(
+                    &x.iter()
+                        .map(|&p| map.forward(p).unwrap())
+                        .collect::<Vec<_>>(),
+                ),
+            )
+            .unwrap();
+        for i in 0..5 {
+            // n = (n_1 + n_2 + n_3) / 3, computed directly.
+            let mean: f64 = alone
+                .iter()
+                .map(|a| a.ln_n(&[x[i]]).unwrap()[0].exp())
+                .sum::<f64>()
+                / 3.0;
+            assert!(
+                (ln_n[i] - mean.ln()).abs() < 1e-10,
+                "{} vs {}",
+                ln_n[i],
+                mean.ln()
+            );
+            assert!((ln_n2[i] - ln_n[i]).abs() < 1e-10);
+            assert!((g.ln_f[i] - ln_n[i] - ln_p[i]).abs() < 1e-10);
+        }
+        assert_grads(&m, &x, &v);
+        // Velocity draws do not depend on the position flows.
+        assert_eq!(
+            m.sample_velocities(x[0], 4, 2).unwrap(),
+            single.sample_velocities(x[0], 4, 2).unwrap()
+        );
+        // JSON round trip; one-flow files carry no extra field and load.
+        let back: PhaseSpaceFlow =
+            serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back.position_flows().len(), 3);
+        assert_eq!(back.ln_n(&x).unwrap(), ln_n);
+        let old = serde_json::to_string(&single).unwrap();
+        assert!(!old.contains("more_positions"));
+        let back: PhaseSpaceFlow = serde_json::from_str(&old).unwrap();
+        assert_eq!(back.position_flows().len(), 1);
+        // A conditional flow is not a position flow.
+        let e = single
+            .with_more_position_flows(vec![random_flow(3, 3, 3, 35)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("position flow 1"), "{e}");
+        // position_members = 0 is refused by the fit.
+        let opts = FitOptions {
+            position_members: 0,
+            ..FitOptions::default()
+        };
+        let e = PhaseSpaceFlow::fit(&x, &v, &opts, 1, &NoProgress)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("position_members"), "{e}");
+    }
+
+    #[test]
+    #[allow(clippy::needless_range_loop)]
     fn radial_map_gives_exact_gradients_and_the_pulled_back_density() {
         let map = RadialMap::new([0.2, -0.1, 0.3], 0.8, 2.0 / 3.0).unwrap();
         let plain = random_model(12);
@@ -853,6 +1057,7 @@ mod tests {
                 scale_fraction: 2.0,
                 ..RadialMapOptions::default()
             }),
+            position_members: 1,
             ..FitOptions::default()
         };
         let (m, _) = PhaseSpaceFlow::fit(&x, &v, &opts, 4, &NoProgress).unwrap();
@@ -1031,16 +1236,22 @@ mod tests {
                 batch_size: 256,
                 ..TrainOptions::default()
             },
-            // The plain flows (the radial map has its own test).
+            // The plain flows (the radial map has its own test), two
+            // position flows.
             radial_map: None,
+            position_members: 2,
             ..FitOptions::default()
         };
         let progress = CountingProgress::default();
         let (m, rep) = PhaseSpaceFlow::fit(&x, &v, &opts, 4, &progress).unwrap();
         assert_eq!(
             progress.count() as usize,
-            rep.position.train_loss.len() + rep.velocity.train_loss.len()
+            rep.position.train_loss.len()
+                + rep.position_members[0].train_loss.len()
+                + rep.velocity.train_loss.len()
         );
+        assert_eq!(rep.position_members.len(), 1);
+        assert_eq!(m.position_flows().len(), 2);
         let xt = [[0.5, -0.5, 0.3], [-0.8, 0.2, 0.0]];
         let vt = [[10.0, -15.0, 5.0], [-20.0, 0.0, 12.0]];
         let g = m.ln_f_grad(&xt, &vt).unwrap();

@@ -18,6 +18,7 @@ fn small_flow() -> PhaseSpaceFlow {
     let mut opts = FitOptions {
         n_blocks: 2,
         hidden: vec![8],
+        position_members: 1,
         ..FitOptions::default()
     };
     opts.train.max_epochs = 3;

@@ -36,6 +36,8 @@ fn fit_options() -> FitOptions {
             patience: 10,
             ..TrainOptions::default()
         },
+        // Two position flows: their average is thread-count independent too.
+        position_members: 2,
         ..FitOptions::default()
     }
 }

@@ -46,6 +46,10 @@ pub fn run(out: &Path, seed: u64, quick: bool, progress: &dyn Progress) -> Resul
         // radial pre-transform (now the default) is validated on the
         // Hernquist example, not yet on this short Plummer fit.
         radial_map: None,
+        // One position flow: the demo is a short smoke run; the averaged
+        // position flows of the default are validated on the Hernquist
+        // example (docs/flows.md).
+        position_members: 1,
         ..FitOptions::default()
     };
     opts.train.max_epochs = if quick { 40 } else { 60 };
