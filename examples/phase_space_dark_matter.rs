@@ -23,9 +23,9 @@
 //! keeps a default. An ensemble size above 1 fits that many seeded models
 //! and averages their densities (`flows fit --ensemble K`).
 //!
-//! No data needed. Runtime on two cores: the fit dominates (217 s for
+//! No data needed. Runtime on two cores: the fit dominates (122 s for
 //! 100,000 stars with the default settings on a nearly idle machine, about
-//! 5 minutes in all; several times longer on shared cores); pass e.g.
+//! 3 minutes in all; several times longer on shared cores); pass e.g.
 //! `20000 out 10` for a run of a minute or two. `accel.csv` has the relative
 //! error of the vector and of the radial component alone.
 

@@ -61,7 +61,7 @@ impl Default for FitOptions {
     ///
     /// Measured with `examples/phase_space_dark_matter.rs` (release, 2
     /// cores, load about 2) on 100,000 Hernquist stars (82,780 inside
-    /// $10a$): 217 s of fit wall time; median acceleration error at
+    /// $10a$): 122 s of fit wall time (190 % CPU); median acceleration error at
     /// $0.3a$–$3a$ 5.8 % (one position flow: 10.6 %), density error 7.9 %
     /// (one position flow: 16.4 %); see `docs/flows.md` for the spread over
     /// seeds.
@@ -364,19 +364,21 @@ impl PhaseSpaceFlow {
         // velocity flow seed_for_index(seed, 1).
         let (pos, vel) = rayon::join(
             || {
-                (0..k)
-                    .map(|j| {
-                        let s = if j == 0 { 0 } else { j as u64 + 1 };
-                        Maf::fit(
-                            opts.config(3, 0),
-                            &x,
-                            &[],
-                            &opts.train,
-                            seed_for_index(seed, s),
-                            progress,
-                        )
-                    })
-                    .collect::<Result<Vec<_>>>()
+                // In parallel: one small flow alone leaves a core idle
+                // between minibatches (measured 126 % CPU on 2 cores).
+                darkprobe_core::par::map_indices(k, |j| {
+                    let s = if j == 0 { 0 } else { j as u64 + 1 };
+                    Maf::fit(
+                        opts.config(3, 0),
+                        &x,
+                        &[],
+                        &opts.train,
+                        seed_for_index(seed, s),
+                        progress,
+                    )
+                })
+                .into_iter()
+                .collect::<Result<Vec<_>>>()
             },
             || {
                 Maf::fit(
