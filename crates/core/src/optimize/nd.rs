@@ -869,10 +869,12 @@ fn projected_lbfgs<O: Objective + ?Sized>(
             .filter(|(_, &d)| d != 0.0)
             .map(|((p, x), d)| (p - x) / d)
             .fold(0.0, f64::max);
+        let mut reached_bound = false;
         let x_new: Vec<f64> = (0..n)
             .map(|i| {
                 let a_i = step_to_bound(i);
                 if a_i.is_finite() && alpha >= a_i * (1.0 - 1e-12) {
+                    reached_bound = true;
                     if d[i] > 0.0 {
                         hi[i]
                     } else {
@@ -899,7 +901,9 @@ fn projected_lbfgs<O: Objective + ?Sized>(
         x = x_new;
         f = f_new;
         g = g_new;
-        if change <= options.f_tol * f.abs().max(1.0) {
+        // A step cut short by a bound may change f little without the
+        // others being converged: the next iteration decides.
+        if change <= options.f_tol * f.abs().max(1.0) && !reached_bound {
             break (true, format!("change of f {change:e} below f_tol"));
         }
     };
@@ -1672,6 +1676,23 @@ mod tests {
         .unwrap();
         assert_eq!((m.x[0], m.at_bound[0]), (2.0, true));
         assert_abs_diff_eq!(m.x[1], 1.0, epsilon = 1e-7);
+    }
+
+    #[test]
+    fn projected_lbfgs_does_not_stop_on_a_step_cut_short_by_a_bound() {
+        // x starts 1e-13 above its bound 0 and the gradient pushes it down:
+        // the first step is cut to ~1e-13 and changes f by ~1e-12, which
+        // must not count as convergence while y is far from its optimum 3.
+        let obj = WithGradient(|p: &[f64], g: &mut [f64]| {
+            g[0] = 2.0 * (p[0] + 5.0);
+            g[1] = 200.0 * (p[1] - 3.0);
+            Ok((p[0] + 5.0).powi(2) + 100.0 * (p[1] - 3.0).powi(2))
+        });
+        let bounds = [Bound::between(0.0, 10.0), Bound::FREE];
+        let m = minimize(&obj, &[1e-13, 0.0], &bounds, &lbfgsb()).unwrap();
+        assert!(m.converged, "{m:?}");
+        assert_eq!((m.x[0], m.at_bound[0]), (0.0, true));
+        assert_abs_diff_eq!(m.x[1], 3.0, epsilon = 1e-7);
     }
 
     #[test]
