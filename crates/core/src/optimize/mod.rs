@@ -90,6 +90,20 @@
 //! finite values and gradients everywhere it looks, so give it bounds that
 //! keep the objective defined.
 //!
+//! [`Method::LbfgsB`] is a projected L-BFGS on the box instead (in the spirit
+//! of L-BFGS-B, Byrd, Lu, Nocedal & Zhu 1995, *SIAM J. Sci. Comput.* 16,
+//! 1190, without its generalised Cauchy point): no change of variables; the
+//! parameters on a bound whose gradient component points out of the box
+//! form the active set and stay there; the two-loop recursion runs on the
+//! others; the Moré–Thuente line search is confined to
+//! $[0, \alpha_\mathrm{max}]$, the largest step inside the box, so a bound
+//! is reached exactly; the first step along $-g$ has length
+//! $\min(1, 1/\lVert g\rVert)$. It stops when the norm of the projected
+//! gradient (the free components) is below `grad_tol` or a step changes $f$
+//! by less than `f_tol`$\cdot\max(1, |f|)$, with no restarts. Optima on a
+//! bound (GP hyperparameters at a limit of their box) are reached in a
+//! fraction of the evaluations the transformation needs.
+//!
 //! ```
 //! use darkprobe_core::optimize::{minimize, Bound, MinimizeOptions, WithGradient};
 //! // Rosenbrock's function with its gradient; minimum 0 at (1, 1).

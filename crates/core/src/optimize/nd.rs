@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason};
+use argmin::core::{CostFunction, Executor, Gradient, LineSearch, State, TerminationReason};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::neldermead::NelderMead;
 use argmin::solver::quasinewton::LBFGS;
@@ -171,6 +171,21 @@ pub enum Method {
     Auto,
     /// L-BFGS with a Moré–Thuente line search (needs a gradient).
     Lbfgs,
+    /// Projected L-BFGS on the box of the bounds (needs a gradient): the
+    /// bounds are enforced directly, not by the change of variables. A
+    /// parameter on a bound whose gradient points out of the box is held
+    /// there (the active set); the quasi-Newton direction is computed on
+    /// the other parameters, and the Moré–Thuente line search is confined to
+    /// the segment inside the box, so a parameter whose optimum lies on a
+    /// bound reaches it exactly in one step. The first step (and the first
+    /// after a reset of the memory) has length $\min(1, 1/\lVert g\rVert)$,
+    /// as in L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995). One run, no restarts:
+    /// it stops when the Euclidean norm of the projected gradient is below
+    /// `grad_tol` or a step changes $f$ by less than
+    /// $\mathrm{f\_tol}\cdot\max(1, |f|)$. Suited to objectives with
+    /// optima on a bound (hyperparameter fits); [`Method::Lbfgs`] remains the
+    /// default for gradients.
+    LbfgsB,
     /// The Nelder–Mead simplex method (no gradient needed).
     NelderMead,
 }
@@ -181,7 +196,8 @@ pub struct MinimizeOptions {
     /// Maximum total number of iterations over all restarts (default 10 000), `>= 1`.
     pub max_iter: usize,
     /// L-BFGS stops when the Euclidean norm of the gradient with respect to
-    /// the internal (unbounded) coordinates is below this (default `1e-8`), `>= 0`.
+    /// the internal (unbounded) coordinates is below this (default `1e-8`), `>= 0`;
+    /// [`Method::LbfgsB`] when that of the projected gradient (in $x$) is.
     pub grad_tol: f64,
     /// Relative tolerance on the objective (default `1e-14`), `>= 0`: L-BFGS stops
     /// when one iteration changes $f$ by less than $\mathrm{f\_tol}\cdot\max(1, |f_0|)$,
@@ -338,9 +354,10 @@ impl Map {
     }
 }
 
-/// A point $u$ with $\partial f/\partial u$ there.
+/// A point $u$ with $f$ and $\partial f/\partial u$ there.
 struct Cached {
     u: Vec<f64>,
+    value: f64,
     grad: Vec<f64>,
 }
 
@@ -398,6 +415,7 @@ impl<O: Objective + ?Sized> Shared<'_, O> {
             }
             *self.cache.borrow_mut() = Some(Cached {
                 u: u.to_vec(),
+                value: v,
                 grad: g.clone(),
             });
             Ok((v, Some(g)))
@@ -408,6 +426,18 @@ impl<O: Objective + ?Sized> Shared<'_, O> {
             }
             Ok((v, None))
         }
+    }
+
+    /// $f(T(u))$, from the cache when `u` is the last point evaluated with
+    /// the gradient (the objective is taken to be deterministic): `argmin`
+    /// asks again for the value at the start of every run.
+    fn value_u(&self, u: &[f64]) -> Result<f64> {
+        if let Some(c) = self.cache.borrow().as_ref() {
+            if c.u.as_slice() == u {
+                return Ok(c.value);
+            }
+        }
+        self.eval(u).map(|(v, _)| v)
     }
 
     fn gradient_u(&self, u: &[f64]) -> Result<Vec<f64>> {
@@ -458,7 +488,7 @@ impl<O: Objective + ?Sized> CostFunction for ArgminProblem<'_, '_, O> {
             // A degenerate solver step: let the solver fail, without calling the objective.
             Err(argmin::core::Error::msg("non-finite trial point"))
         } else {
-            s.eval(u).map(|(v, _)| v).map_err(|e| s.fail(e))
+            s.value_u(u).map_err(|e| s.fail(e))
         };
         match result {
             Err(_) if guarded => Ok(f64::INFINITY),
@@ -669,6 +699,234 @@ fn polish_tails<O: Objective + ?Sized>(
     best
 }
 
+/// Masked dot product $\sum_{i\,\mathrm{free}} a_i b_i$.
+fn dot_free(a: &[f64], b: &[f64], free: &[bool]) -> f64 {
+    a.iter()
+        .zip(b)
+        .zip(free)
+        .filter(|(_, &f)| f)
+        .map(|((a, b), _)| a * b)
+        .sum()
+}
+
+/// [`Method::LbfgsB`]: projected L-BFGS on the box of `maps` (their bounds;
+/// `x0` already checked to lie inside).
+fn projected_lbfgs<O: Objective + ?Sized>(
+    objective: &O,
+    x0: &[f64],
+    maps: &[Map],
+    options: &MinimizeOptions,
+) -> Result<MinimumNd> {
+    const WHAT: &str = "projected L-BFGS minimisation";
+    let n = x0.len();
+    let (lo, hi): (Vec<f64>, Vec<f64>) = maps.iter().map(|m| m.bounds()).unzip();
+    // Evaluations in x directly: the identity map for every parameter.
+    let identity = vec![Map::Free; n];
+    let shared = Shared {
+        objective,
+        maps: &identity,
+        what: WHAT,
+        use_gradient: true,
+        allow_pos_inf: false,
+        n_eval: Cell::new(0),
+        guard: Cell::new(0),
+        error: RefCell::new(None),
+        cache: RefCell::new(None),
+    };
+    let mut x = x0.to_vec();
+    let (mut f, g) = shared.eval(&x)?;
+    let mut g = g.unwrap_or_default();
+    let mut s_hist: std::collections::VecDeque<Vec<f64>> = Default::default();
+    let mut y_hist: std::collections::VecDeque<Vec<f64>> = Default::default();
+    let mut n_iter = 0usize;
+    let (converged, termination) = loop {
+        // The active set: parameters on a bound with the gradient pushing out.
+        let free: Vec<bool> = (0..n)
+            .map(|i| !((x[i] <= lo[i] && g[i] > 0.0) || (x[i] >= hi[i] && g[i] < 0.0)))
+            .collect();
+        let pg_norm = dot_free(&g, &g, &free).sqrt();
+        if pg_norm < options.grad_tol {
+            break (
+                true,
+                format!("projected gradient norm {pg_norm:e} below grad_tol"),
+            );
+        }
+        if n_iter >= options.max_iter {
+            break (
+                false,
+                format!("maximum number of iterations {} reached", options.max_iter),
+            );
+        }
+        // Two-loop recursion on the free parameters.
+        let mut q: Vec<f64> = (0..n).map(|i| if free[i] { g[i] } else { 0.0 }).collect();
+        let m = s_hist.len();
+        let mut coef = vec![(0.0, 0.0); m];
+        for k in (0..m).rev() {
+            let sy = dot_free(&s_hist[k], &y_hist[k], &free);
+            if sy <= 0.0 {
+                continue;
+            }
+            let rho = 1.0 / sy;
+            let a = rho * dot_free(&s_hist[k], &q, &free);
+            for i in (0..n).filter(|&i| free[i]) {
+                q[i] -= a * y_hist[k][i];
+            }
+            coef[k] = (rho, a);
+        }
+        if let (Some(s), Some(y)) = (s_hist.back(), y_hist.back()) {
+            let (sy, yy) = (dot_free(s, y, &free), dot_free(y, y, &free));
+            if sy > 0.0 && yy > 0.0 {
+                q.iter_mut().for_each(|q| *q *= sy / yy);
+            }
+        }
+        for k in 0..m {
+            let (rho, a) = coef[k];
+            if rho == 0.0 {
+                continue;
+            }
+            let b = rho * dot_free(&y_hist[k], &q, &free);
+            for i in (0..n).filter(|&i| free[i]) {
+                q[i] += (a - b) * s_hist[k][i];
+            }
+        }
+        let mut d: Vec<f64> = q.iter().map(|q| -q).collect();
+        // A free parameter on a bound (gradient pointing inside) must not be
+        // pushed out by the quasi-Newton coupling.
+        for i in 0..n {
+            if (x[i] <= lo[i] && d[i] < 0.0) || (x[i] >= hi[i] && d[i] > 0.0) {
+                d[i] = 0.0;
+            }
+        }
+        let mut first = m == 0;
+        let slope = dot_free(&d, &g, &free);
+        if slope.is_nan() || slope >= 0.0 {
+            // Not a descent direction: forget the memory, steepest descent.
+            s_hist.clear();
+            y_hist.clear();
+            first = true;
+            for i in 0..n {
+                d[i] = if free[i] { -g[i] } else { 0.0 };
+            }
+        }
+        let d_norm = d.iter().map(|d| d * d).sum::<f64>().sqrt();
+        // The longest step inside the box, and the parameter(s) that limit it.
+        let step_to_bound = |i: usize| -> f64 {
+            if d[i] > 0.0 {
+                (hi[i] - x[i]) / d[i]
+            } else if d[i] < 0.0 {
+                (lo[i] - x[i]) / d[i]
+            } else {
+                f64::INFINITY
+            }
+        };
+        let alpha_max = (0..n).map(step_to_bound).fold(f64::INFINITY, f64::min);
+        if !(alpha_max > 0.0 && d_norm > 0.0) {
+            break (
+                false,
+                format!("no feasible descent direction (projected gradient norm {pg_norm:e})"),
+            );
+        }
+        let alpha0 = if first { 1.0f64.min(1.0 / d_norm) } else { 1.0 };
+        let alpha0 = alpha0.min(alpha_max);
+        let mut ls = MoreThuenteLineSearch::new()
+            .with_bounds(alpha0 * 1e-12, alpha_max)
+            .map_err(|e| argmin_failure(WHAT, e))?;
+        ls.initial_step_length(alpha0)
+            .map_err(|e| argmin_failure(WHAT, e))?;
+        ls.search_direction(d.clone());
+        let result = Executor::new(ArgminProblem(&shared), ls)
+            .configure(|st| st.param(x.clone()).gradient(g.clone()).cost(f))
+            .ctrlc(false)
+            .run();
+        if let Some(e) = shared.error.borrow_mut().take() {
+            return Err(e);
+        }
+        n_iter += 1;
+        let trial = result.ok().and_then(|r| {
+            let st = r.state;
+            st.get_param().cloned().map(|p| (p, st.get_cost()))
+        });
+        let Some((p, f_new)) = trial.filter(|(_, f_new)| f_new.is_finite() && *f_new <= f) else {
+            if s_hist.is_empty() {
+                let ok = pg_norm <= options.grad_tol.sqrt();
+                break (
+                    ok,
+                    format!("line search failed; projected gradient norm {pg_norm:e}"),
+                );
+            }
+            s_hist.clear();
+            y_hist.clear();
+            continue;
+        };
+        let g_new = shared.gradient_u(&p)?;
+        // The step, with parameters that reached a bound placed exactly on it
+        // (f and g are those at the line search's point, which differs from
+        // that one by rounding only).
+        let alpha = p
+            .iter()
+            .zip(&x)
+            .zip(&d)
+            .filter(|(_, &d)| d != 0.0)
+            .map(|((p, x), d)| (p - x) / d)
+            .fold(0.0, f64::max);
+        let mut reached_bound = false;
+        let x_new: Vec<f64> = (0..n)
+            .map(|i| {
+                let a_i = step_to_bound(i);
+                if a_i.is_finite() && alpha >= a_i * (1.0 - 1e-12) {
+                    reached_bound = true;
+                    if d[i] > 0.0 {
+                        hi[i]
+                    } else {
+                        lo[i]
+                    }
+                } else {
+                    p[i].clamp(lo[i], hi[i])
+                }
+            })
+            .collect();
+        let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let yy: f64 = y.iter().map(|y| y * y).sum();
+        if sy > f64::EPSILON * yy {
+            if s_hist.len() == LBFGS_MEMORY {
+                s_hist.pop_front();
+                y_hist.pop_front();
+            }
+            s_hist.push_back(s);
+            y_hist.push_back(y);
+        }
+        let change = f - f_new;
+        x = x_new;
+        f = f_new;
+        g = g_new;
+        // A step cut short by a bound may change f little without the
+        // others being converged: the next iteration decides.
+        if change <= options.f_tol * f.abs().max(1.0) && !reached_bound {
+            break (true, format!("change of f {change:e} below f_tol"));
+        }
+    };
+    if !converged && !options.allow_unconverged {
+        return Err(Error::numerical(
+            WHAT,
+            n_iter,
+            f,
+            format!("{termination}; best x = {x:?}"),
+        ));
+    }
+    let at_bound = (0..n).map(|i| x[i] == lo[i] || x[i] == hi[i]).collect();
+    Ok(MinimumNd {
+        x,
+        f_x: f,
+        n_iter,
+        n_eval: shared.n_eval.get(),
+        converged,
+        termination,
+        at_bound,
+    })
+}
+
 /// Minimises `objective` from `x0` within `bounds` (empty: all parameters free).
 ///
 /// See the [module documentation](super) for the change of variables that
@@ -678,7 +936,8 @@ fn polish_tails<O: Objective + ?Sized>(
 /// - [`Error::Empty`] if `x0` is empty; [`Error::ShapeMismatch`] if `bounds`
 ///   is neither empty nor of the length of `x0`;
 /// - [`Error::InvalidParameter`] for a non-finite `x0[i]`, an `x0[i]` outside
-///   its bounds, invalid bounds or options, or [`Method::Lbfgs`] with an
+///   its bounds, invalid bounds or options, or [`Method::Lbfgs`] or
+///   [`Method::LbfgsB`] with an
 ///   objective without gradient;
 /// - [`Error::Numerical`] if the objective returns NaN ($\pm\infty$ for L-BFGS,
 ///   $-\infty$ for Nelder–Mead, and anything non-finite at `x0`), naming the
@@ -722,11 +981,11 @@ pub fn minimize<O: Objective + ?Sized>(
     let use_gradient = match options.method {
         Method::Auto => objective.has_gradient(),
         Method::NelderMead => false,
-        Method::Lbfgs if objective.has_gradient() => true,
-        Method::Lbfgs => {
+        Method::Lbfgs | Method::LbfgsB if objective.has_gradient() => true,
+        Method::Lbfgs | Method::LbfgsB => {
             return Err(Error::invalid_param(
                 "MinimizeOptions::method",
-                "Lbfgs",
+                format!("{:?}", options.method),
                 "NelderMead or Auto for an objective without gradient",
             ))
         }
@@ -751,6 +1010,9 @@ pub fn minimize<O: Objective + ?Sized>(
             x
         };
         u.push(m.to_u(x));
+    }
+    if options.method == Method::LbfgsB {
+        return projected_lbfgs(objective, x0, &maps, options);
     }
     let what = if use_gradient {
         "L-BFGS minimisation"
@@ -888,9 +1150,10 @@ pub fn minimize<O: Objective + ?Sized>(
     for (i, m) in maps.iter().enumerate() {
         let (lo, hi) = m.bounds();
         let near = SNAP_CANDIDATE * m.scale();
-        let target = if x[i] - lo <= near {
+        // (A free parameter has infinite bounds and scale: nothing to try.)
+        let target = if lo.is_finite() && x[i] - lo <= near {
             lo
-        } else if hi - x[i] <= near {
+        } else if hi.is_finite() && hi - x[i] <= near {
             hi
         } else {
             continue;
@@ -1318,6 +1581,187 @@ mod tests {
         assert!(minimize(&f, &[1.0], &[], &bad).is_err());
     }
 
+    #[test]
+    fn the_start_is_evaluated_once() {
+        // argmin asks for the value at the start again: answered from the cache.
+        let calls = Cell::new(0);
+        let obj = WithGradient(|x: &[f64], g: &mut [f64]| {
+            calls.set(calls.get() + 1);
+            Ok(quadratic(x, g))
+        });
+        let o = MinimizeOptions::default();
+        let m = minimize(&obj, &[1.0, 2.0, 3.0], &[], &o).unwrap();
+        assert_eq!(m.n_eval, calls.get());
+        // Count the calls at the start point itself: exactly one.
+        let at_start = Cell::new(0);
+        let counting = WithGradient(|x: &[f64], g: &mut [f64]| {
+            if x == [1.0, 2.0, 3.0] {
+                at_start.set(at_start.get() + 1);
+            }
+            Ok(quadratic(x, g))
+        });
+        minimize(&counting, &[1.0, 2.0, 3.0], &[], &o).unwrap();
+        assert_eq!(at_start.get(), 1);
+    }
+
+    #[test]
+    fn free_parameters_are_not_tried_at_infinity() {
+        // exp(x) has its infimum at x = -inf; a free parameter must not be
+        // "snapped" there (the bound is infinite).
+        let seen_inf = Cell::new(false);
+        let obj = |p: &[f64]| {
+            if p.iter().any(|v| v.is_infinite()) {
+                seen_inf.set(true);
+            }
+            Ok((p[0] - 1.0).powi(2) + p[1].exp() * 1e-3 + (p[1] + 2.0).powi(2))
+        };
+        let m = minimize(&obj, &[0.0, 0.0], &[], &MinimizeOptions::default()).unwrap();
+        assert!(!seen_inf.get());
+        assert!(m.x.iter().all(|v| v.is_finite()) && m.at_bound == vec![false, false]);
+    }
+
+    fn lbfgsb() -> MinimizeOptions {
+        MinimizeOptions {
+            method: Method::LbfgsB,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn projected_lbfgs_on_rosenbrock_and_a_quadratic() {
+        for n in [2usize, 5] {
+            let obj = WithGradient(|x: &[f64], g: &mut [f64]| Ok(rosenbrock(x, g)));
+            let m = minimize(&obj, &rosen_start(n), &[], &lbfgsb()).unwrap();
+            assert!(m.converged, "{m:?}");
+            for &xi in &m.x {
+                assert_abs_diff_eq!(xi, 1.0, epsilon = 1e-5);
+            }
+        }
+        let with = WithGradient(|x: &[f64], g: &mut [f64]| Ok(quadratic(x, g)));
+        let m = minimize(&with, &[10.0, 10.0, -10.0], &[], &lbfgsb()).unwrap();
+        for (x, c) in m.x.iter().zip([0.5, -2.0, 7.0]) {
+            assert_abs_diff_eq!(*x, c, epsilon = 1e-7);
+        }
+        assert_abs_diff_eq!(m.f_x, -3.25, epsilon = 1e-10);
+    }
+
+    #[test]
+    fn projected_lbfgs_lands_exactly_on_an_active_bound() {
+        // On-off likelihood with the sideband over-fluctuating: s_hat = 0 on
+        // its bound; b_hat = (n1 + n2) / (1 + tau) inside.
+        let nll = |p: &[f64], g: &mut [f64]| Ok(on_off_nll(3.0, p, g));
+        let b_hat = 23.0 / 5.0;
+        let f_hat = nll(&[0.0, b_hat], &mut [0.0; 2]).unwrap();
+        let bounds = [Bound::between(0.0, 50.0), Bound::at_least(1e-3)];
+        for x0 in [[2.0, 2.0], [0.0, 2.0], [50.0, 30.0]] {
+            let m = minimize(&WithGradient(nll), &x0, &bounds, &lbfgsb()).unwrap();
+            assert!(m.converged, "{m:?}");
+            assert_eq!(m.x[0], 0.0, "{m:?}");
+            assert_eq!(m.at_bound, vec![true, false]);
+            assert_abs_diff_eq!(m.x[1], b_hat, epsilon = 1e-5);
+            assert_abs_diff_eq!(m.f_x, f_hat, epsilon = 1e-9);
+        }
+        // An upper bound reached from the inside: (x - 5)^2 + (y - 1)^2, x <= 2.
+        let obj = WithGradient(|p: &[f64], g: &mut [f64]| {
+            g[0] = 2.0 * (p[0] - 5.0);
+            g[1] = 2.0 * (p[1] - 1.0);
+            Ok((p[0] - 5.0).powi(2) + (p[1] - 1.0).powi(2))
+        });
+        let m = minimize(
+            &obj,
+            &[-3.0, 4.0],
+            &[Bound::at_most(2.0), Bound::FREE],
+            &lbfgsb(),
+        )
+        .unwrap();
+        assert_eq!((m.x[0], m.at_bound[0]), (2.0, true));
+        assert_abs_diff_eq!(m.x[1], 1.0, epsilon = 1e-7);
+    }
+
+    #[test]
+    fn projected_lbfgs_does_not_stop_on_a_step_cut_short_by_a_bound() {
+        // x starts 1e-13 above its bound 0 and the gradient pushes it down:
+        // the first step is cut to ~1e-13 and changes f by ~1e-12, which
+        // must not count as convergence while y is far from its optimum 3.
+        let obj = WithGradient(|p: &[f64], g: &mut [f64]| {
+            g[0] = 2.0 * (p[0] + 5.0);
+            g[1] = 200.0 * (p[1] - 3.0);
+            Ok((p[0] + 5.0).powi(2) + 100.0 * (p[1] - 3.0).powi(2))
+        });
+        let bounds = [Bound::between(0.0, 10.0), Bound::FREE];
+        let m = minimize(&obj, &[1e-13, 0.0], &bounds, &lbfgsb()).unwrap();
+        assert!(m.converged, "{m:?}");
+        assert_eq!((m.x[0], m.at_bound[0]), (0.0, true));
+        assert_abs_diff_eq!(m.x[1], 3.0, epsilon = 1e-7);
+    }
+
+    #[test]
+    fn projected_lbfgs_first_step_is_scaled_to_unit_length() {
+        // A steep linear-plus-quadratic objective: the first trial point is at
+        // distance 1 / |g| * |g| = 1 from the start along -g, not |g|.
+        let trials = RefCell::new(Vec::new());
+        let obj = WithGradient(|x: &[f64], g: &mut [f64]| {
+            trials.borrow_mut().push(x.to_vec());
+            g[0] = 2.0 * (x[0] - 300.0);
+            g[1] = 2.0 * (x[1] + 400.0);
+            Ok((x[0] - 300.0).powi(2) + (x[1] + 400.0).powi(2))
+        });
+        let m = minimize(&obj, &[0.0, 0.0], &[], &lbfgsb()).unwrap();
+        let t = trials.borrow();
+        let step = (t[1][0].powi(2) + t[1][1].powi(2)).sqrt();
+        assert_abs_diff_eq!(step, 1.0, epsilon = 1e-12);
+        assert_abs_diff_eq!(m.x[0], 300.0, epsilon = 1e-6);
+        assert_abs_diff_eq!(m.x[1], -400.0, epsilon = 1e-6);
+    }
+
+    #[test]
+    fn projected_lbfgs_errors() {
+        let f = |p: &[f64]| Ok(p[0] * p[0]);
+        assert!(matches!(
+            minimize(&f, &[1.0], &[], &lbfgsb()),
+            Err(Error::InvalidParameter { .. })
+        ));
+        let obj = WithGradient(|p: &[f64], g: &mut [f64]| {
+            if p[0] > 2.0 {
+                return Err(Error::empty("inner data", "none"));
+            }
+            g[0] = 2.0 * (p[0] - 10.0);
+            Ok((p[0] - 10.0).powi(2))
+        });
+        assert!(matches!(
+            minimize(&obj, &[0.0], &[], &lbfgsb()),
+            Err(Error::Empty { .. })
+        ));
+        let obj = WithGradient(|x: &[f64], g: &mut [f64]| Ok(rosenbrock(x, g)));
+        let few = MinimizeOptions {
+            max_iter: 2,
+            ..lbfgsb()
+        };
+        assert!(matches!(
+            minimize(&obj, &[-1.2, 1.0], &[], &few),
+            Err(Error::Numerical { iterations: 2, .. })
+        ));
+        let m = minimize(
+            &obj,
+            &[-1.2, 1.0],
+            &[],
+            &MinimizeOptions {
+                allow_unconverged: true,
+                ..few
+            },
+        )
+        .unwrap();
+        assert!(!m.converged && m.n_iter == 2 && m.f_x < 24.2);
+        let err = minimize(
+            &obj,
+            &[3.0, 1.0],
+            &[Bound::between(-2.0, 2.0), Bound::FREE],
+            &lbfgsb(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("x0[0]"), "{err}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
@@ -1329,6 +1773,7 @@ mod tests {
             kind in proptest::collection::vec(0usize..4, 3),
             start in proptest::collection::vec(0.0f64..=1.0, 3),
             use_gradient in proptest::bool::ANY,
+            projected in proptest::bool::ANY,
         ) {
             // The minimiser of sum_i w_i (x_i - c_i)^2 over a box is clamp(c_i).
             let obj = WithGradient(|x: &[f64], g: &mut [f64]| {
@@ -1350,7 +1795,11 @@ mod tests {
                 .collect();
             // Starting points anywhere in [lo, hi], including exactly on a bound.
             let x0: Vec<f64> = (0..3).map(|i| lo[i] + start[i] * width[i]).collect();
-            let method = if use_gradient { Method::Lbfgs } else { Method::NelderMead };
+            let method = match (use_gradient, projected) {
+                (false, _) => Method::NelderMead,
+                (true, false) => Method::Lbfgs,
+                (true, true) => Method::LbfgsB,
+            };
             let o = MinimizeOptions { method, ..Default::default() };
             let m = minimize(&obj, &x0, &bounds, &o).unwrap();
             prop_assert!(m.converged);
