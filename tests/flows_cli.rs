@@ -117,6 +117,56 @@ fn accel_with_the_exact_model_matches_the_closed_form() {
     )
     .unwrap();
     std::fs::write(&pts, "x_kpc,y_kpc,z_kpc\n1,0,0\n0,-3,4\n0.2,0.3,-0.1\n").unwrap();
+    // The exact DF of a sphere stays exact when averaged over symmetric
+    // copies of each position.
+    for extra in [
+        &[][..],
+        &["--symmetry", "spherical", "--symmetry-copies", "5"][..],
+        &["--symmetry", "axisymmetric"][..],
+    ] {
+        let mut args = vec![
+            "flows",
+            "accel",
+            "--model",
+            p(&model),
+            "--points",
+            p(&pts),
+            "--out",
+            p(&out),
+            "--n-velocities",
+            "200",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {o:?}");
+        let (h, rows) = read_csv(&out);
+        for name in [
+            "ax_km2_s2_kpc",
+            "ay_km2_s2_kpc",
+            "az_km2_s2_kpc",
+            "ax_err_km2_s2_kpc",
+            "residual",
+        ] {
+            col(&h, name);
+        }
+        assert_eq!(rows.len(), 3);
+        for r in &rows {
+            let x = [r[0], r[1], r[2]];
+            let rad = (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt();
+            let g = hernquist_accel(1e10, 2.0, rad);
+            for j in 0..3 {
+                let exact = -g * x[j] / rad;
+                let got = r[col(&h, ["ax_km2_s2_kpc", "ay_km2_s2_kpc", "az_km2_s2_kpc"][j])];
+                assert!(
+                    (got - exact).abs() < 1e-8 * g,
+                    "{extra:?}: {got} vs {exact}"
+                );
+            }
+            // The exact DF satisfies the Boltzmann equation: zero residual.
+            assert!(r[col(&h, "residual")].abs() < 1e-8, "{extra:?}: {r:?}");
+        }
+    }
+    // More copies than velocities is refused as bad input.
     let o = run(&[
         "flows",
         "accel",
@@ -127,32 +177,17 @@ fn accel_with_the_exact_model_matches_the_closed_form() {
         "--out",
         p(&out),
         "--n-velocities",
-        "200",
+        "10",
+        "--symmetry",
+        "spherical",
+        "--symmetry-copies",
+        "11",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
-    let (h, rows) = read_csv(&out);
-    for name in [
-        "ax_km2_s2_kpc",
-        "ay_km2_s2_kpc",
-        "az_km2_s2_kpc",
-        "ax_err_km2_s2_kpc",
-        "residual",
-    ] {
-        col(&h, name);
-    }
-    assert_eq!(rows.len(), 3);
-    for r in &rows {
-        let x = [r[0], r[1], r[2]];
-        let rad = (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt();
-        let g = hernquist_accel(1e10, 2.0, rad);
-        for j in 0..3 {
-            let exact = -g * x[j] / rad;
-            let got = r[col(&h, ["ax_km2_s2_kpc", "ay_km2_s2_kpc", "az_km2_s2_kpc"][j])];
-            assert!((got - exact).abs() < 1e-8 * g, "{got} vs {exact}");
-        }
-        // The exact DF satisfies the Boltzmann equation: zero residual.
-        assert!(r[col(&h, "residual")].abs() < 1e-8, "{r:?}");
-    }
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("symmetry copies"),
+        "{o:?}"
+    );
 }
 
 #[test]

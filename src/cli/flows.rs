@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use darkprobe_core::progress::Progress;
 use darkprobe_core::table::CsvWriter;
 use darkprobe_core::{Error, Location};
-use darkprobe_flows::accel::{accelerations, AccelEstimate, AccelOptions, DrawSeeds};
+use darkprobe_flows::accel::{accelerations, AccelEstimate, AccelOptions, DrawSeeds, Symmetry};
 use darkprobe_flows::gauss::{density, msun_kpc3_to_msun_pc3, GaussOptions, Kernel};
 use darkprobe_flows::mock::{
     read_points, read_stars, sample_df, write_stars, HernquistDf, PlummerDf, SphericalDf,
@@ -128,9 +128,42 @@ pub struct AccelArgs {
     /// Velocities drawn from p(v|x) per position.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(3..=100_000_000))]
     pub n_velocities: u64,
+    /// A symmetry the stars' system has, averaged over to cut the learned
+    /// density's non-symmetric noise: `axisymmetric` (rotations about the
+    /// z axis) or `spherical` (rotations about the origin). Only for samples
+    /// that cover the rotated positions (a global mock or simulation), not a
+    /// local survey.
+    #[arg(long, value_enum, default_value = "none")]
+    pub symmetry: SymmetryArg,
+    /// Symmetric copies of each position (with --symmetry); the velocities
+    /// are shared among them, so the cost hardly changes.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub symmetry_copies: u64,
     /// Seed of the velocity draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// Symmetries of `flows accel` and `flows density`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SymmetryArg {
+    /// No symmetry assumed.
+    None,
+    /// Invariant under rotations about the z axis.
+    Axisymmetric,
+    /// Invariant under rotations about the origin.
+    Spherical,
+}
+
+impl SymmetryArg {
+    /// The solver's symmetry with `copies` copies.
+    pub fn with_copies(self, copies: usize) -> Symmetry {
+        match self {
+            SymmetryArg::None => Symmetry::None,
+            SymmetryArg::Axisymmetric => Symmetry::Axisymmetric { copies },
+            SymmetryArg::Spherical => Symmetry::Spherical { copies },
+        }
+    }
 }
 
 /// Smoothing kernels of `flows density`.
@@ -179,6 +212,17 @@ pub struct DensityArgs {
     /// only; analytic models use their exact acceleration field).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(3..=100_000_000))]
     pub n_velocities: u64,
+    /// A symmetry the stars' system has, averaged over to cut the learned
+    /// density's non-symmetric noise: `axisymmetric` (rotations about the
+    /// z axis) or `spherical` (rotations about the origin). Only for samples
+    /// that cover the rotated positions (a global mock or simulation), not a
+    /// local survey.
+    #[arg(long, value_enum, default_value = "none")]
+    pub symmetry: SymmetryArg,
+    /// Symmetric copies of each position (with --symmetry); the velocities
+    /// are shared among them, so the cost hardly changes.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub symmetry_copies: u64,
     /// Seed of the kernel draws (and of the velocity draws of flow models).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -520,7 +564,12 @@ pub fn write_accelerations(path: &Path, est: &[AccelEstimate]) -> Result<(), Err
 fn accel(a: AccelArgs) -> Result<u8, CliError> {
     let model = LoadedModel::read(&a.model)?;
     let points = read_points(&a.points)?;
-    let opts = AccelOptions::default().with_n_velocities(to_usize("n_velocities", a.n_velocities)?);
+    let opts = AccelOptions::default()
+        .with_n_velocities(to_usize("n_velocities", a.n_velocities)?)
+        .with_symmetry(
+            a.symmetry
+                .with_copies(to_usize("symmetry_copies", a.symmetry_copies)?),
+        );
     let est = accelerations(model.as_phase_space(), &points, &opts, a.seed)?;
     write_accelerations(&a.out, &est)?;
     eprintln!(
@@ -585,7 +634,11 @@ fn density_cmd(a: DensityArgs) -> Result<u8, CliError> {
     // error largely cancels in the estimator's antithetic differences.
     let aopts = AccelOptions::default()
         .with_n_velocities(to_usize("n_velocities", a.n_velocities)?)
-        .with_seeds(DrawSeeds::Shared);
+        .with_seeds(DrawSeeds::Shared)
+        .with_symmetry(
+            a.symmetry
+                .with_copies(to_usize("symmetry_copies", a.symmetry_copies)?),
+        );
     aopts.check()?;
     // The field's own seed is fixed per run; the query points differ per call.
     let field_seed = darkprobe_core::rng::seed_for_index(a.seed, u64::MAX);

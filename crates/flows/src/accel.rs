@@ -74,6 +74,153 @@ pub struct AccelOptions {
     /// Which seed each position draws with (default
     /// [`DrawSeeds::PerPosition`]).
     pub seeds: DrawSeeds,
+    /// A symmetry of the system to average over (default
+    /// [`Symmetry::None`]: no assumption).
+    pub symmetry: Symmetry,
+}
+
+/// A symmetry the user asserts the tracer system has, used to average the
+/// acceleration estimate over symmetric copies of the query position.
+///
+/// If the system is invariant under a rotation $R$, its acceleration field
+/// satisfies $\mathbf a(R\mathbf x) = R\,\mathbf a(\mathbf x)$. Each copy $k$
+/// draws its share of the velocities $\mathbf v'$ at $R_k\mathbf x$, evaluates
+/// the learned gradients there, and maps the velocity and both gradients back
+/// with $R_k^{\mathsf T}$; all copies then enter one least-squares problem for
+/// $\mathbf a(\mathbf x)$. The learned density has independent sampling noise
+/// at the different copies, so its non-symmetric errors (for a spherical
+/// system, the spurious tangential part of $\nabla\ln n$) average down,
+/// while the total number of velocities, and so the cost, stays
+/// [`AccelOptions::n_velocities`].
+///
+/// The copies must lie where the model was trained: averaging over
+/// rotations about the $z$ axis is right for a global sample of an
+/// axisymmetric system (a Galactocentric mock, a simulated galaxy), but not
+/// for a local survey such as Gaia stars within 4 kpc of the Sun, whose
+/// rotated copies fall outside the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Symmetry {
+    /// No symmetry assumed: one copy, the position itself.
+    #[default]
+    None,
+    /// Rotations about the $z$ axis through the origin by $2\pi k/K$,
+    /// $k = 0,\dots,K-1$ (`copies` $= K$).
+    Axisymmetric {
+        /// Number of copies $K$ (the identity included), at least 1.
+        copies: usize,
+    },
+    /// The identity and $K-1$ uniformly random rotations about the origin,
+    /// drawn from a fixed internal seed so that every position (and every
+    /// run) uses the same set (`copies` $= K$).
+    Spherical {
+        /// Number of copies $K$ (the identity included), at least 1.
+        copies: usize,
+    },
+}
+
+/// A rotation matrix, row major: `(R x)_i = sum_j R[i][j] x_j`.
+pub type Rotation = [[f64; 3]; 3];
+
+/// Seed of the fixed set of random rotations of [`Symmetry::Spherical`].
+const SPHERICAL_ROTATION_SEED: u64 = 0x5_0e3e_2024;
+
+impl Symmetry {
+    /// Number of copies (1 for [`Symmetry::None`]).
+    pub fn copies(&self) -> usize {
+        match *self {
+            Symmetry::None => 1,
+            Symmetry::Axisymmetric { copies } | Symmetry::Spherical { copies } => copies,
+        }
+    }
+
+    /// The rotations $R_k$ of the copies; the first is always the identity.
+    ///
+    /// ```
+    /// use darkprobe_flows::accel::Symmetry;
+    /// let r = Symmetry::Axisymmetric { copies: 4 }.rotations();
+    /// assert_eq!(r.len(), 4);
+    /// // A quarter turn about z maps the x axis to the y axis.
+    /// assert!((r[1][1][0] - 1.0).abs() < 1e-15 && r[1][0][0].abs() < 1e-15);
+    /// assert_eq!(Symmetry::None.rotations().len(), 1);
+    /// ```
+    pub fn rotations(&self) -> Vec<Rotation> {
+        const IDENTITY: Rotation = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        match *self {
+            Symmetry::None => vec![IDENTITY],
+            Symmetry::Axisymmetric { copies } => (0..copies)
+                .map(|k| {
+                    if k == 0 {
+                        return IDENTITY;
+                    }
+                    let phi = std::f64::consts::TAU * k as f64 / copies as f64;
+                    let (s, c) = phi.sin_cos();
+                    [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
+                })
+                .collect(),
+            Symmetry::Spherical { copies } => (0..copies)
+                .map(|k| {
+                    if k == 0 {
+                        IDENTITY
+                    } else {
+                        random_rotation(seed_for_index(SPHERICAL_ROTATION_SEED, k as u64))
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A uniformly distributed rotation (Haar measure): a unit quaternion from
+/// four standard normals.
+fn random_rotation(seed: u64) -> Rotation {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut q = [0.0f64; 4];
+    loop {
+        for c in q.iter_mut() {
+            *c = StandardNormal.sample(&mut rng);
+        }
+        let n = q.iter().map(|c| c * c).sum::<f64>().sqrt();
+        if n > 1e-6 {
+            for c in q.iter_mut() {
+                *c /= n;
+            }
+            break;
+        }
+    }
+    let [w, x, y, z] = q;
+    [
+        [
+            1.0 - 2.0 * (y * y + z * z),
+            2.0 * (x * y - w * z),
+            2.0 * (x * z + w * y),
+        ],
+        [
+            2.0 * (x * y + w * z),
+            1.0 - 2.0 * (x * x + z * z),
+            2.0 * (y * z - w * x),
+        ],
+        [
+            2.0 * (x * z - w * y),
+            2.0 * (y * z + w * x),
+            1.0 - 2.0 * (x * x + y * y),
+        ],
+    ]
+}
+
+fn rotate(r: &Rotation, x: Vec3) -> Vec3 {
+    [dot(r[0], x), dot(r[1], x), dot(r[2], x)]
+}
+
+fn rotate_back(r: &Rotation, x: Vec3) -> Vec3 {
+    let mut y = [0.0; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            y[j] += r[i][j] * x[i];
+        }
+    }
+    y
 }
 
 /// Which seed each position of [`accelerations`] draws its velocities with.
@@ -107,6 +254,7 @@ impl Default for AccelOptions {
             batch_size: 10_000,
             sampling: VelocitySampling::default(),
             seeds: DrawSeeds::default(),
+            symmetry: Symmetry::default(),
         }
     }
 }
@@ -130,6 +278,12 @@ impl AccelOptions {
         self
     }
 
+    /// Sets the symmetry to average over.
+    pub fn with_symmetry(mut self, symmetry: Symmetry) -> Self {
+        self.symmetry = symmetry;
+        self
+    }
+
     /// Sets the batch size of the model evaluations.
     pub fn with_batch_size(mut self, n: usize) -> Self {
         self.batch_size = n;
@@ -139,8 +293,17 @@ impl AccelOptions {
     /// Validates the options.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for fewer than 3 velocities or a zero batch.
+    /// [`Error::InvalidParameter`] for fewer than 3 velocities, a zero batch,
+    /// or a symmetry with no copies or more copies than velocities.
     pub fn check(&self) -> Result<()> {
+        let copies = self.symmetry.copies();
+        if copies == 0 || copies > self.n_velocities {
+            return Err(Error::invalid_param(
+                "symmetry copies",
+                copies,
+                format!("1 to n_velocities = {}", self.n_velocities),
+            ));
+        }
         if self.n_velocities < 3 {
             return Err(Error::invalid_param(
                 "n_velocities",
@@ -379,24 +542,46 @@ pub fn acceleration_at<M: PhaseSpaceModel + ?Sized>(
             "finite coordinates",
         ));
     }
-    let v = match opts.sampling {
-        VelocitySampling::Random => model.sample_velocities(x, opts.n_velocities, seed)?,
-        VelocitySampling::QuasiRandom => model.sample_velocities_qmc(x, opts.n_velocities, seed)?,
-    };
-    let mut gx = Vec::with_capacity(v.len());
-    let mut gv = Vec::with_capacity(v.len());
-    for batch in v.chunks(opts.batch_size) {
-        let xs = vec![x; batch.len()];
-        let g = model.ln_f_grad(&xs, batch)?;
-        if g.grad_x.len() != batch.len() || g.grad_v.len() != batch.len() {
-            return Err(Error::shape(
-                "model gradients",
-                batch.len(),
-                format!("{} and {}", g.grad_x.len(), g.grad_v.len()),
-            ));
+    let rotations = opts.symmetry.rotations();
+    let k = rotations.len();
+    let mut v = Vec::with_capacity(opts.n_velocities);
+    let mut gx = Vec::with_capacity(opts.n_velocities);
+    let mut gv = Vec::with_capacity(opts.n_velocities);
+    for (c, r) in rotations.iter().enumerate() {
+        // Copy c gets its share of the velocities; without a symmetry the one
+        // copy is the position itself, drawn with `seed` as always.
+        let n_c = opts.n_velocities / k + usize::from(c < opts.n_velocities % k);
+        let (xc, seed_c) = if k == 1 {
+            (x, seed)
+        } else {
+            (rotate(r, x), seed_for_index(seed, c as u64))
+        };
+        let vc = match opts.sampling {
+            VelocitySampling::Random => model.sample_velocities(xc, n_c, seed_c)?,
+            VelocitySampling::QuasiRandom => model.sample_velocities_qmc(xc, n_c, seed_c)?,
+        };
+        for batch in vc.chunks(opts.batch_size) {
+            let xs = vec![xc; batch.len()];
+            let g = model.ln_f_grad(&xs, batch)?;
+            if g.grad_x.len() != batch.len() || g.grad_v.len() != batch.len() {
+                return Err(Error::shape(
+                    "model gradients",
+                    batch.len(),
+                    format!("{} and {}", g.grad_x.len(), g.grad_v.len()),
+                ));
+            }
+            if k == 1 {
+                v.extend_from_slice(batch);
+                gx.extend(g.grad_x);
+                gv.extend(g.grad_v);
+            } else {
+                // Back to the frame of x: v . grad_x is invariant, and
+                // a(R x) . grad_v' = (R a(x)) . grad_v' = a(x) . (R^T grad_v').
+                v.extend(batch.iter().map(|u| rotate_back(r, *u)));
+                gx.extend(g.grad_x.iter().map(|u| rotate_back(r, *u)));
+                gv.extend(g.grad_v.iter().map(|u| rotate_back(r, *u)));
+            }
         }
-        gx.extend(g.grad_x);
-        gv.extend(g.grad_v);
     }
     let fit = solve_cbe(&v, &gx, &gv)?;
     Ok(AccelEstimate {
@@ -519,6 +704,153 @@ mod tests {
 
     fn norm(a: Vec3) -> f64 {
         dot(a, a).sqrt()
+    }
+
+    #[test]
+    fn symmetry_rotations_are_proper_rotations_starting_with_the_identity() {
+        for sym in [
+            Symmetry::None,
+            Symmetry::Axisymmetric { copies: 1 },
+            Symmetry::Axisymmetric { copies: 7 },
+            Symmetry::Spherical { copies: 33 },
+        ] {
+            let rots = sym.rotations();
+            assert_eq!(rots.len(), sym.copies());
+            assert_eq!(rots[0], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
+            for r in &rots {
+                // R R^T = 1 and det R = +1.
+                for i in 0..3 {
+                    for j in 0..3 {
+                        let rrt = dot(r[i], r[j]);
+                        assert!((rrt - f64::from(u8::from(i == j))).abs() < 1e-14);
+                    }
+                }
+                let det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1])
+                    - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
+                    + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
+                assert!((det - 1.0).abs() < 1e-14);
+                if matches!(sym, Symmetry::Axisymmetric { .. }) {
+                    assert_eq!(rotate(r, [0.0, 0.0, 2.5]), [0.0, 0.0, 2.5]);
+                }
+                let x = [0.3, -1.2, 0.7];
+                let back = rotate_back(r, rotate(r, x));
+                assert!((0..3).all(|j| (back[j] - x[j]).abs() < 1e-14));
+            }
+        }
+        // The random rotations cover the sphere: the images of the z axis
+        // have a mean near zero (exactly zero for a uniform distribution;
+        // standard error 1/sqrt(3 * 2000) per component).
+        let rots = Symmetry::Spherical { copies: 2000 }.rotations();
+        for j in 0..3 {
+            let m = rots
+                .iter()
+                .map(|r| rotate(r, [0.0, 0.0, 1.0])[j])
+                .sum::<f64>()
+                / 2000.0;
+            assert!(m.abs() < 0.05, "component {j}: mean {m}");
+        }
+        // Options are checked.
+        let o = AccelOptions::default().with_n_velocities(10);
+        assert!(o
+            .clone()
+            .with_symmetry(Symmetry::Spherical { copies: 0 })
+            .check()
+            .is_err());
+        assert!(o
+            .clone()
+            .with_symmetry(Symmetry::Axisymmetric { copies: 11 })
+            .check()
+            .is_err());
+        assert!(o
+            .with_symmetry(Symmetry::Axisymmetric { copies: 10 })
+            .check()
+            .is_ok());
+    }
+
+    #[test]
+    fn symmetric_copies_keep_an_exact_spherical_df_exact() {
+        // Every copy of a spherical system's exact DF satisfies the
+        // Boltzmann equation with the rotated acceleration, so the stacked
+        // problem is exact too; a wrong back-rotation (R instead of R^T, or
+        // the velocities left unrotated) would not be.
+        let h = HernquistDf::new(1e10, 5.0).unwrap();
+        let pts = [[0.5, 0.1, -0.2], [3.0, 4.0, 0.0], [-7.0, 5.0, 8.0]];
+        for sym in [
+            Symmetry::Axisymmetric { copies: 5 },
+            Symmetry::Spherical { copies: 9 },
+        ] {
+            let opts = AccelOptions::default()
+                .with_n_velocities(301)
+                .with_symmetry(sym);
+            for e in accelerations(&h, &pts, &opts, 4).unwrap() {
+                let a = h.acceleration(e.x);
+                for j in 0..3 {
+                    assert!(
+                        (e.accel[j] - a[j]).abs() < 1e-9 * norm(a),
+                        "{sym:?} {:?}: {:?} vs {a:?}",
+                        e.x,
+                        e.accel
+                    );
+                }
+                assert!(e.residual < 1e-9);
+                assert_eq!(e.n_used, 301);
+            }
+        }
+    }
+
+    /// The exact Hernquist DF with a fixed, non-spherical error added to
+    /// grad_x ln f: the same vector `bias` at every position.
+    struct Biased {
+        df: HernquistDf,
+        bias: Vec3,
+    }
+
+    impl PhaseSpaceModel for Biased {
+        fn ln_f_grad(&self, x: &[Vec3], v: &[Vec3]) -> Result<LnFGrad> {
+            let mut g = self.df.ln_f_grad(x, v)?;
+            for gx in &mut g.grad_x {
+                for j in 0..3 {
+                    gx[j] += self.bias[j];
+                }
+            }
+            Ok(g)
+        }
+        fn sample_velocities(&self, x: Vec3, n: usize, seed: u64) -> Result<Vec<Vec3>> {
+            self.df.sample_velocities(x, n, seed)
+        }
+    }
+
+    #[test]
+    fn symmetry_averaging_cancels_an_error_that_breaks_the_symmetry() {
+        // A constant error c in grad_x ln n shifts the estimate by about
+        // sigma^2 c. The copies see it as R_k^T c, whose mean over equally
+        // spaced rotations about z vanishes for c in the x-y plane, and over
+        // random rotations shrinks like 1/sqrt(K).
+        let df = HernquistDf::new(1e10, 5.0).unwrap();
+        let x = [4.0, -3.0, 2.0];
+        let a = df.acceleration(x);
+        let model = Biased {
+            df,
+            // About sigma^2 ~ 1e3 (km/s)^2 here: a 20 % error.
+            bias: [0.3 * norm(a) / 1.5e3, 0.0, 0.0],
+        };
+        let err = |sym| {
+            let opts = AccelOptions::default()
+                .with_n_velocities(8000)
+                .with_symmetry(sym);
+            let e = acceleration_at(&model, x, &opts, 5).unwrap();
+            norm([e.accel[0] - a[0], e.accel[1] - a[1], e.accel[2] - a[2]]) / norm(a)
+        };
+        let none = err(Symmetry::None);
+        let axi = err(Symmetry::Axisymmetric { copies: 8 });
+        let sph = err(Symmetry::Spherical { copies: 64 });
+        println!("relative error: none {none:.4}, axisymmetric {axi:.4}, spherical {sph:.4}");
+        assert!(
+            none > 0.05,
+            "the bias must matter without averaging: {none}"
+        );
+        assert!(axi < 0.1 * none, "axisymmetric: {axi} vs {none}");
+        assert!(sph < 0.3 * none, "spherical: {sph} vs {none}");
     }
 
     /// The exact Hernquist DF with Gaussian noise added to grad_x ln f (a

@@ -540,20 +540,40 @@ pub(crate) fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> 
 impl PhaseSpaceModel for PhaseSpaceFlow {
     fn ln_f_grad(&self, x: &[Vec3], v: &[Vec3]) -> Result<LnFGrad> {
         check_pair(x, v)?;
-        let (xf, pts) = self.map_positions(x)?;
-        let vf = flatten(v);
-        let (n_ln_p, n_grad) = self.position_ln_prob_grad(&xf)?;
-        let p = self.velocity.ln_prob_grad(&vf, &xf)?;
-        let mut ln_f: Vec<f64> = n_ln_p.iter().zip(&p.ln_p).map(|(a, b)| a + b).collect();
-        let gy: Vec<f64> = n_grad
+        // The acceleration solver passes one position repeated for all its
+        // velocities: the position part (K position flows and the radial map)
+        // is evaluated once per run of equal consecutive positions.
+        let mut starts = Vec::new();
+        let mut run_of = Vec::with_capacity(x.len());
+        for (i, p) in x.iter().enumerate() {
+            if i == 0 || x[i - 1] != *p {
+                starts.push(i);
+            }
+            run_of.push(starts.len() - 1);
+        }
+        let unique: Vec<Vec3> = starts.iter().map(|&i| x[i]).collect();
+        let (uy, pts) = self.map_positions(&unique)?;
+        let (n_ln_p, n_grad) = self.position_ln_prob_grad(&uy)?;
+        let xf: Vec<f64> = run_of
             .iter()
-            .zip(&p.grad_context)
-            .map(|(a, b)| a + b)
+            .flat_map(|&r| uy[3 * r..3 * r + 3].iter().copied())
             .collect();
-        let mut grad_x = to_vec3(&gy);
+        let vf = flatten(v);
+        let p = self.velocity.ln_prob_grad(&vf, &xf)?;
+        let mut ln_f: Vec<f64> = run_of
+            .iter()
+            .zip(&p.ln_p)
+            .map(|(&r, b)| n_ln_p[r] + b)
+            .collect();
+        let mut grad_x: Vec<Vec3> = run_of
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| [0, 1, 2].map(|j| n_grad[3 * r + j] + p.grad_context[3 * i + j]))
+            .collect();
         if let Some(pts) = pts {
             // grad_x = J^T grad_y + grad_x ln|det J| (J is symmetric).
-            for ((g, l), m) in grad_x.iter_mut().zip(ln_f.iter_mut()).zip(&pts) {
+            for ((g, l), &r) in grad_x.iter_mut().zip(ln_f.iter_mut()).zip(&run_of) {
+                let m = &pts[r];
                 let gyi = *g;
                 for (i, gi) in g.iter_mut().enumerate() {
                     *gi = (0..3).map(|k| m.jacobian[k][i] * gyi[k]).sum::<f64>() + m.grad_ln_det[i];

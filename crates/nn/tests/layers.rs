@@ -354,3 +354,54 @@ fn fused_row_block_pipeline_equals_layer_by_layer_passes() {
         assert!(fused.flat_grads() == manual.flat_grads());
     }
 }
+
+#[test]
+fn masked_layers_apply_weights_changed_after_a_forward_pass() {
+    // A masked layer caches W ⊙ M between passes; every way of changing W
+    // (parameter visitor as optimisers use it, flat parameter setter) must
+    // be seen by the next forward pass, in whole-batch and row-block form.
+    let mask: Vec<bool> = (0..12).map(|k| k % 3 != 1).collect();
+    let make = |seed| {
+        let mut rng = rng_from_seed(seed);
+        let mut net = Sequential::<f64>::new(4);
+        net.push(MaskedDense::new(4, 3, mask.clone(), Init::Default, &mut rng).unwrap())
+            .unwrap();
+        net.push(
+            MaskedDense::new(
+                3,
+                3,
+                (0..9).map(|k| k != 4).collect(),
+                Init::Default,
+                &mut rng,
+            )
+            .unwrap()
+            .with_activation(Activation::Elu(1.0))
+            .unwrap(),
+        )
+        .unwrap();
+        net
+    };
+    let x = normal_matrix(7, 4, 5);
+    let ctx = Ctx::eval();
+    let mut net = make(1);
+    let y0 = net.forward(&x, &ctx).unwrap().clone();
+    net.visit_params_mut(&mut |p| {
+        for v in p.value.iter_mut() {
+            *v = 0.5 * *v + 0.25;
+        }
+    });
+    let y1 = net.forward(&x, &ctx).unwrap().clone();
+    assert!(y1 != y0);
+    let mut reference = make(1);
+    reference.visit_params_mut(&mut |p| {
+        for v in p.value.iter_mut() {
+            *v = 0.5 * *v + 0.25;
+        }
+    });
+    assert!(y1 == *reference.forward(&x, &ctx).unwrap());
+    // The flat setter, with the parameters of another network.
+    let other = make(2);
+    net.set_flat_params(&other.flat_params()).unwrap();
+    let mut other = other;
+    assert!(*net.forward(&x, &ctx).unwrap() == *other.forward(&x, &ctx).unwrap());
+}

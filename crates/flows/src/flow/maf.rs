@@ -283,9 +283,61 @@ pub struct LnProbGrad {
 pub struct Maf {
     pub(crate) config: MafConfig,
     pub(crate) orders: Vec<Vec<usize>>,
-    pub(crate) nets: Vec<Sequential<f64>>,
+    /// The MADE networks; private so that every mutable access goes through
+    /// [`Maf::nets_mut`], which empties the pool of working copies.
+    nets: Vec<Sequential<f64>>,
     pub(crate) x_white: Whitening,
     pub(crate) c_white: Whitening,
+    /// Working copies of `nets` for evaluation, kept between calls.
+    pub(crate) pool: NetPool,
+}
+
+/// Working copies of a flow's networks kept between evaluations.
+///
+/// Evaluating needs mutable networks (they keep their activations), and
+/// copying them goes through a checkpoint, which costs about a millisecond
+/// for a default flow: more than evaluating a few hundred rows. The only
+/// mutable access to a flow's networks, [`Maf::nets_mut`], empties the pool,
+/// so training or any other change of the parameters can never leave a
+/// stale copy in use.
+#[derive(Default)]
+pub(crate) struct NetPool(std::sync::Mutex<Vec<Vec<Sequential<f64>>>>);
+
+impl std::fmt::Debug for NetPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NetPool")
+    }
+}
+
+/// Most copies a pool keeps.
+const POOL_MAX: usize = 16;
+
+impl NetPool {
+    /// A working copy of `nets`: a pooled one if there is one, else a fresh
+    /// one.
+    fn take(&self, nets: &[Sequential<f64>]) -> Vec<Sequential<f64>> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| clone_nets(nets))
+    }
+
+    /// Drops every pooled copy (the networks are about to change).
+    fn clear(&mut self) {
+        if let Ok(p) = self.0.get_mut() {
+            p.clear();
+        }
+    }
+
+    /// Returns a working copy to the pool.
+    fn give(&self, copy: Vec<Sequential<f64>>) {
+        if let Ok(mut p) = self.0.lock() {
+            if p.len() < POOL_MAX {
+                p.push(copy);
+            }
+        }
+    }
 }
 
 /// What a forward (density-direction) pass keeps for back-propagation.
@@ -314,6 +366,7 @@ impl Clone for Maf {
             nets: clone_nets(&self.nets),
             x_white: self.x_white.clone(),
             c_white: self.c_white.clone(),
+            pool: NetPool::default(),
         }
     }
 }
@@ -370,6 +423,24 @@ fn build_made<R: Rng + ?Sized>(
 }
 
 impl Maf {
+    /// The MADE networks.
+    pub(crate) fn nets(&self) -> &[Sequential<f64>] {
+        &self.nets
+    }
+
+    /// The MADE networks, mutably; empties the pool of working copies.
+    pub(crate) fn nets_mut(&mut self) -> &mut Vec<Sequential<f64>> {
+        self.pool.clear();
+        &mut self.nets
+    }
+
+    /// The MADE networks, mutably (emptying the pool), with the
+    /// configuration.
+    pub(crate) fn nets_mut_and_config(&mut self) -> (&mut Vec<Sequential<f64>>, &MafConfig) {
+        self.pool.clear();
+        (&mut self.nets, &self.config)
+    }
+
     /// A freshly initialised flow (close to the identity map from whitened
     /// data to the latent Gaussian).
     ///
@@ -400,6 +471,7 @@ impl Maf {
             nets,
             x_white,
             c_white,
+            pool: NetPool::default(),
         })
     }
 
@@ -671,12 +743,14 @@ impl Maf {
         let n_chunks = n.div_ceil(EVAL_CHUNK).max(1);
         let rows = |b: usize| b * EVAL_CHUNK..((b + 1) * EVAL_CHUNK).min(n);
         if n_chunks == 1 || rayon::current_num_threads() == 1 {
-            let mut nets = clone_nets(&self.nets);
-            return (0..n_chunks).map(|b| f(&mut nets, rows(b))).collect();
+            let mut nets = self.pool.take(&self.nets);
+            let out = (0..n_chunks).map(|b| f(&mut nets, rows(b))).collect();
+            self.pool.give(nets);
+            return out;
         }
         darkprobe_core::par::map_indices_with(
             n_chunks,
-            || clone_nets(&self.nets),
+            || self.pool.take(&self.nets),
             |nets, b| f(nets, rows(b)),
         )
         .into_iter()
@@ -956,6 +1030,7 @@ impl TryFrom<MafRecord> for Maf {
             nets,
             x_white: r.x_white,
             c_white: r.c_white,
+            pool: NetPool::default(),
         })
     }
 }
@@ -1013,6 +1088,36 @@ mod chunk_tests {
 
     fn bits(v: &[f64]) -> Vec<u64> {
         v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn pooled_network_copies_never_outlive_a_parameter_change() {
+        use darkprobe_nn::Parameters;
+        let mut flow = random_flow(3, 2, 2, 11);
+        let x = normals(3 * 40, 1);
+        let c = normals(2 * 40, 2);
+        // Two evaluations: the second reuses the pooled copy, bit for bit.
+        let first = flow.ln_prob(&x, &c).unwrap();
+        assert_eq!(bits(&first), bits(&flow.ln_prob(&x, &c).unwrap()));
+        // Change every parameter, then evaluate again: the result must be
+        // that of the new parameters (a clone starts with an empty pool), not
+        // that of a stale pooled copy.
+        flow.nets_mut().visit_params_mut(&mut |p| {
+            for v in p.value.iter_mut() {
+                *v *= 1.1;
+            }
+        });
+        let after = flow.ln_prob(&x, &c).unwrap();
+        let fresh = flow.clone().ln_prob(&x, &c).unwrap();
+        assert_eq!(bits(&after), bits(&fresh));
+        assert!(first.iter().zip(&after).all(|(a, b)| a != b));
+        // Likewise after a training step.
+        let mut opt = darkprobe_nn::optim::Adam::new(1e-2).unwrap();
+        let _ = flow.ln_prob(&x, &c).unwrap();
+        flow.train_step(&x, &c, &mut opt, 3).unwrap();
+        let trained = flow.ln_prob(&x, &c).unwrap();
+        assert_eq!(bits(&trained), bits(&flow.clone().ln_prob(&x, &c).unwrap()));
+        assert_ne!(bits(&trained), bits(&after));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub(crate) fn random_flow(dim: usize, cdim: usize, blocks: usize, seed: u64) -> 
         std: vec![2.0; cdim],
     };
     let mut flow = Maf::new(cfg, xw, cw, &mut rng).unwrap();
-    let nets: &mut Vec<Sequential<f64>> = &mut flow.nets;
+    let nets: &mut Vec<Sequential<f64>> = flow.nets_mut();
     nets.visit_params_mut(&mut |p| {
         for v in p.value.iter_mut() {
             *v = 0.5 * rng.random_range(-1.0..1.0);
@@ -422,7 +422,7 @@ fn training_is_independent_of_the_thread_count() {
                 MafEnsemble::fit(2, &cfg, &data, &[], &small_opts(3), 7, &NoProgress).unwrap();
             ens.members()
                 .iter()
-                .map(|m| m.nets.flat_params())
+                .map(|m| m.nets().flat_params())
                 .collect::<Vec<_>>()
         })
     };
@@ -476,7 +476,7 @@ fn random_spline_flow(dim: usize, cdim: usize, blocks: usize, seed: u64) -> Maf 
         std: vec![2.0; cdim],
     };
     let mut flow = Maf::new(cfg, xw, cw, &mut rng).unwrap();
-    flow.nets.visit_params_mut(&mut |p| {
+    flow.nets_mut().visit_params_mut(&mut |p| {
         for v in p.value.iter_mut() {
             *v = 0.3 * rng.random_range(-1.0..1.0);
         }
@@ -573,16 +573,18 @@ fn spline_flow_inverts_and_has_exact_log_det_and_gradients() {
 fn loss_and_param_grad(flow: &mut Maf, u: &Matrix<f64>, c: &Matrix<f64>) -> (f64, Vec<f64>) {
     let ctx = darkprobe_nn::Ctx::eval();
     let mut tape = Tape::default();
-    Maf::pass(&mut flow.nets, &flow.config, u, c, &ctx, &mut tape).unwrap();
+    let (nets, cfg) = flow.nets_mut_and_config();
+    Maf::pass(nets, cfg, u, c, &ctx, &mut tape).unwrap();
     let n = u.rows();
     let loss = (0..n)
         .map(|i| 0.5 * tape.z.row(i).iter().map(|v| v * v).sum::<f64>() + tape.sum_alpha[i])
         .sum::<f64>()
         / n as f64;
-    flow.nets.zero_grad();
+    flow.nets_mut().zero_grad();
     let w = vec![1.0 / n as f64; n];
-    Maf::backprop(&mut flow.nets, &flow.config, &tape, &w, &ctx, false).unwrap();
-    (loss, flow.nets.flat_grads())
+    let (nets, cfg) = flow.nets_mut_and_config();
+    Maf::backprop(nets, cfg, &tape, &w, &ctx, false).unwrap();
+    (loss, flow.nets().flat_grads())
 }
 
 #[test]
@@ -597,16 +599,16 @@ fn parameter_gradients_match_finite_differences_for_both_transforms() {
         let u = Matrix::from_fn(n, 3, |i, j| normals(3 * n, 14)[3 * i + j] * 1.3);
         let c = Matrix::from_fn(n, 2, |i, j| normals(2 * n, 15)[2 * i + j]);
         let (_, grad) = loss_and_param_grad(&mut flow, &u, &c);
-        let p0 = flow.nets.flat_params();
+        let p0 = flow.nets().flat_params();
         let eps = 1e-6;
         // Every 7th parameter (all layers and blocks are hit).
         for k in (0..p0.len()).step_by(7) {
             let mut p = p0.clone();
             p[k] = p0[k] + eps;
-            flow.nets.set_flat_params(&p).unwrap();
+            flow.nets_mut().set_flat_params(&p).unwrap();
             let (lp, _) = loss_and_param_grad(&mut flow, &u, &c);
             p[k] = p0[k] - eps;
-            flow.nets.set_flat_params(&p).unwrap();
+            flow.nets_mut().set_flat_params(&p).unwrap();
             let (lm, _) = loss_and_param_grad(&mut flow, &u, &c);
             let fd = (lp - lm) / (2.0 * eps);
             assert!(
@@ -615,7 +617,7 @@ fn parameter_gradients_match_finite_differences_for_both_transforms() {
                 grad[k]
             );
         }
-        flow.nets.set_flat_params(&p0).unwrap();
+        flow.nets_mut().set_flat_params(&p0).unwrap();
     }
 }
 

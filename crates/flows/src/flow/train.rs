@@ -107,7 +107,8 @@ fn eval_loss(flow: &mut Maf, u: &Matrix<f64>, c: &Matrix<f64>, rows: &[usize]) -
     for chunk in rows.chunks(4096) {
         u.gather_rows_into(chunk, &mut ub).map_err(Error::from)?;
         c.gather_rows_into(chunk, &mut cb).map_err(Error::from)?;
-        Maf::pass(&mut flow.nets, &flow.config, &ub, &cb, &ctx, &mut tape)?;
+        let (nets, cfg) = flow.nets_mut_and_config();
+        Maf::pass(nets, cfg, &ub, &cb, &ctx, &mut tape)?;
         for i in 0..chunk.len() {
             let zr = tape.z.row(i);
             total += 0.5 * zr.iter().map(|v| v * v).sum::<f64>() + tape.sum_alpha[i];
@@ -127,7 +128,8 @@ impl Maf {
         ctx: &Ctx,
         tape: &mut Tape,
     ) -> Result<f64> {
-        Maf::pass(&mut self.nets, &self.config, ub, cb, ctx, tape)?;
+        let (nets, cfg) = self.nets_mut_and_config();
+        Maf::pass(nets, cfg, ub, cb, ctx, tape)?;
         let b = ub.rows();
         let mut loss = 0.0;
         for i in 0..b {
@@ -143,11 +145,12 @@ impl Maf {
                 "non-finite loss",
             ));
         }
-        self.nets.zero_grad();
+        self.nets_mut().zero_grad();
         let w = vec![1.0 / b as f64; b];
-        Maf::backprop(&mut self.nets, &self.config, tape, &w, ctx, false)?;
+        let (nets, cfg) = self.nets_mut_and_config();
+        Maf::backprop(nets, cfg, tape, &w, ctx, false)?;
         if let Some(cn) = clip_norm {
-            let norm = clip_grad_norm(&mut self.nets, cn).map_err(Error::from)?;
+            let norm = clip_grad_norm(self.nets_mut(), cn).map_err(Error::from)?;
             if !norm.is_finite() {
                 return Err(Error::numerical(
                     "flow training",
@@ -157,7 +160,7 @@ impl Maf {
                 ));
             }
         }
-        opt.step(&mut self.nets).map_err(Error::from)?;
+        opt.step(self.nets_mut()).map_err(Error::from)?;
         Ok(loss)
     }
 
@@ -284,7 +287,7 @@ impl Maf {
         let mut schedule = opts.schedule.clone();
         let mut lr = opts.learning_rate;
         let mut report = TrainReport::default();
-        let mut best = (f64::INFINITY, self.nets.flat_params());
+        let mut best = (f64::INFINITY, self.nets().flat_params());
         let mut since_best = 0usize;
         let (mut ub, mut cb) = (Matrix::zeros(0, 0), Matrix::zeros(0, 0));
         let mut tape = Tape::default();
@@ -322,7 +325,7 @@ impl Maf {
             };
             progress.inc(1);
             if metric < best.0 {
-                best = (metric, self.nets.flat_params());
+                best = (metric, self.nets().flat_params());
                 report.best_epoch = epoch;
                 since_best = 0;
             } else {
@@ -337,7 +340,9 @@ impl Maf {
                 .map_err(Error::from)?;
             opt.set_learning_rate(lr).map_err(Error::from)?;
         }
-        self.nets.set_flat_params(&best.1).map_err(Error::from)?;
+        self.nets_mut()
+            .set_flat_params(&best.1)
+            .map_err(Error::from)?;
         Ok(report)
     }
 }

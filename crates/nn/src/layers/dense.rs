@@ -43,8 +43,12 @@ struct Affine<T> {
     grad_bias: Vec<T>,
     /// 0/1 connectivity (`outputs × inputs`) for masked layers.
     mask: Option<Vec<T>>,
-    /// `weight ⊙ mask`, refreshed by each forward pass of a masked layer.
+    /// `weight ⊙ mask`, refreshed before a forward pass of a masked layer
+    /// when the weights may have changed since the last refresh.
     masked_weight: Vec<T>,
+    /// Whether `masked_weight` may be out of date: set by every path that
+    /// hands out or writes the weights mutably.
+    masked_stale: bool,
     /// Activation applied in place after the affine map.
     act: Option<Pointwise>,
     /// Per-block partial gradients.
@@ -90,12 +94,14 @@ impl<T: Float> Affine<T> {
             grad_bias: vec![T::ZERO; outputs],
             mask,
             masked_weight: Vec::new(),
+            masked_stale: true,
             act: None,
             scratch: Vec::new(),
         })
     }
 
     fn init<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
+        self.masked_stale = true;
         let fan_in = self.inputs as f64;
         match init {
             Init::Default => {
@@ -142,9 +148,12 @@ impl<T: Float> Affine<T> {
 
     fn refresh_masked_weight(&mut self) {
         if let Some(m) = &self.mask {
-            self.masked_weight.clear();
-            self.masked_weight
-                .extend(self.weight.iter().zip(m).map(|(&w, &k)| w * k));
+            if self.masked_stale || self.masked_weight.len() != self.weight.len() {
+                self.masked_weight.clear();
+                self.masked_weight
+                    .extend(self.weight.iter().zip(m).map(|(&w, &k)| w * k));
+                self.masked_stale = false;
+            }
         }
     }
 
@@ -283,6 +292,7 @@ impl<T: Float> Affine<T> {
     }
 
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamMut<'_, T>)) {
+        self.masked_stale = true;
         f(ParamMut {
             name: "weight",
             value: &mut self.weight,
@@ -315,6 +325,7 @@ impl<T: Float> Affine<T> {
             return Err(invalid("parameter", format!("index {i}"), "finite values"));
         }
         self.weight = weight;
+        self.masked_stale = true;
         self.bias = bias;
         Ok(())
     }
