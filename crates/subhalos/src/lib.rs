@@ -128,7 +128,10 @@ pub mod search;
 pub mod shift;
 pub mod uncertainty;
 
-pub use catalog::{read_feature_table, read_probcat_dr2, Catalog, Source, PAPER_MIN_ABS_GLAT_DEG};
+pub use catalog::{
+    read_feature_table, read_probcat_dr2, read_srcpop_uw1410, Catalog, CurvatureConvention, Source,
+    SrcpopTable, PAPER_MIN_ABS_GLAT_DEG, SRCPOP_EFLUX_E_MAX_MEV,
+};
 pub use compare::{compare_shift_models, LrTest, ModelComparison};
 pub use density::{BandwidthChoice, ClassDensity};
 pub use detection::{fit_log_parabola, Instrument, LpFit, LpFitter};
