@@ -1,6 +1,7 @@
 //! The dark-matter search on the real data (run with
 //! `DARKPROBE_DATA=/path/to/data cargo test -p darkprobe-subhalos --test real_data_dm -- --include-ignored --nocapture`):
-//! the 227 DR4 unassociated sources of the ROI, DR2-labelled class densities,
+//! the 227 DR4 unassociated sources of the ROI, class densities from the
+//! DR2-labelled sources, the DR4 soft labels or the srcpop DR4 CLASS1 labels,
 //! CosmiXs b-bbar spectra, the default J population and detection simulation.
 //! Set `DARKPROBE_ALL_MASSES=1` for all five of the paper's masses.
 
