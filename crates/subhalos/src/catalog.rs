@@ -301,6 +301,24 @@ pub struct SrcpopTable {
 /// the latitude from `glat`. Rows with `eflux100` = 0 are skipped and their
 /// lines returned in [`SrcpopTable::skipped_zero_eflux_lines`].
 ///
+/// ```
+/// use darkprobe_subhalos::{read_srcpop_uw1410, ClassGroup, CurvatureConvention};
+/// let dir = std::env::temp_dir().join(format!("dp-srcpop-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let p = dir.join("srcpop.csv");
+/// std::fs::write(&p, "name,glat,eflux100,class1,pindex,curvature,e0\n\
+///     4FGL JA,40.0,2e-12,bll,2.0,0.1,1000.0\n\
+///     4FGL JB,-30.0,0,,2.0,0.3,1500.0\n").unwrap();
+/// let t = read_srcpop_uw1410(&p, CurvatureConvention::SRCPOP_UW1410).unwrap();
+/// assert_eq!(t.catalog.len(), 1);
+/// assert_eq!(t.skipped_zero_eflux_lines, vec![3]);
+/// let s = &t.catalog.sources[0];
+/// assert_eq!(s.group, Some(ClassGroup::Extragalactic));
+/// // Pivot at 1 GeV: alpha(1 GeV) is pindex itself.
+/// assert_eq!((s.features.alpha_1gev, s.features.beta), (2.0, 0.1));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+///
 /// # Errors
 /// I/O errors naming the file; a missing column; a non-numeric or non-finite
 /// cell; a negative `eflux100`, a non-positive `e0`, a latitude outside
