@@ -5,16 +5,20 @@
 //! | --- | --- | --- | --- |
 //! | [`read_feature_table`] | `fermi-4fgl-dr4-lp-features/{assoc,unas}_E0_1GeV.csv` (the paper's own feature arrays, already at $\lvert b\rvert > 10°$) | none (associated or not) | given (band sum) |
 //! | [`read_probcat_dr2`] | `fermi-4fgl-dr2-probcat-bhat-malyshev/4FGL-DR2_prob_catalog_2classes.csv` | 4FGL-DR2 CLASS1 | from the LP shape and `Energy_Flux100` (see [`crate::features`]) |
+//! | [`read_srcpop_uw1410`] | `fermi-4fgl-dr4-srcpop-uw1410/fermi_sources_v2.csv` (uw1410 pointlike fits of 4FGL-DR4 sources with TS > 25) | 4FGL-DR4 CLASS1 | from the LP shape and `eflux100` |
 //! | `read_4fgl_fits` (feature `fits`) | the official 4FGL FITS catalog | CLASS1 | band sum |
 
 use std::path::Path;
 
-use darkprobe_core::table::{Table, TableOptions};
+use darkprobe_core::table::{Delimiter, Header, Table, TableOptions};
 use darkprobe_core::{Error, Location};
 use ndarray::Array2;
 
 use crate::error::Result;
-use crate::features::{ClassGroup, Features, LogParabola, ReferenceEnergy, Roi, N_FEATURES};
+use crate::features::{
+    ClassGroup, Features, LogParabola, ReferenceEnergy, Roi, FLUX_E_MAX_MEV, FLUX_E_MIN_MEV,
+    N_FEATURES,
+};
 
 /// The paper's latitude cut: $|b| > 10°$.
 pub const PAPER_MIN_ABS_GLAT_DEG: f64 = 10.0;
@@ -224,6 +228,186 @@ pub fn read_probcat_dr2(path: impl AsRef<Path>, keep_imputed: bool) -> Result<Ca
     Ok(Catalog::new(file, sources))
 }
 
+/// How a table writes the log-parabola curvature, i.e. how its curvature
+/// column $c$ maps to the $\beta$ of the catalog convention
+/// $dN/dE = K (E/E_p)^{-\alpha - \beta \ln(E/E_p)}$ used for the features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurvatureConvention {
+    /// The column is $\beta$ itself: $\beta = c$.
+    Beta,
+    /// The column is the second logarithmic derivative of the spectrum,
+    /// $c = -d^2 \ln(dN/dE) / d(\ln E)^2 = 2\beta$: $\beta = c / 2$.
+    TwiceBeta,
+}
+
+impl CurvatureConvention {
+    /// The convention of the `curvature` column of the uw1410 srcpop table,
+    /// measured on the data (see [`read_srcpop_uw1410`]): the column is
+    /// $\beta$ itself. The dataset README suggests $2\beta$; a source-by-source
+    /// comparison with the 4FGL catalog values does not support that.
+    pub const SRCPOP_UW1410: Self = CurvatureConvention::Beta;
+
+    /// $\beta$ from the curvature column value `curvature`.
+    ///
+    /// ```
+    /// use darkprobe_subhalos::CurvatureConvention;
+    /// assert_eq!(CurvatureConvention::Beta.beta(0.3), 0.3);
+    /// assert_eq!(CurvatureConvention::TwiceBeta.beta(0.3), 0.15);
+    /// ```
+    pub fn beta(self, curvature: f64) -> f64 {
+        match self {
+            CurvatureConvention::Beta => curvature,
+            CurvatureConvention::TwiceBeta => 0.5 * curvature,
+        }
+    }
+}
+
+/// The upper end of the energy band of the srcpop table's `eflux100` ("energy
+/// flux above 100 MeV") assumed when normalising the LP shape: 100 GeV, the
+/// band of the 4FGL `Energy_Flux100` column (the table does not state its
+/// upper end; for the curved spectra of the ROI the 100 GeV-1 TeV part of the
+/// energy flux is a small correction: normalising over
+/// 100 MeV-1 TeV instead lowers $\log_{10} F$ of the ROI sources by a median
+/// 0.017 dex).
+pub const SRCPOP_EFLUX_E_MAX_MEV: f64 = 1.0e5;
+
+/// The srcpop table as read by [`read_srcpop_uw1410`]: the usable sources
+/// and the rows that were skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SrcpopTable {
+    /// The sources with a positive `eflux100`, in file order, with their
+    /// 4FGL-DR4 CLASS1 labels and groups.
+    pub catalog: Catalog,
+    /// File lines (1-based) of the rows skipped because `eflux100` is 0 (no
+    /// photon flux can be built for them).
+    pub skipped_zero_eflux_lines: Vec<usize>,
+}
+
+/// Reads the srcpop list of T. Burnett (`fermi-4fgl-dr4-srcpop-uw1410/
+/// fermi_sources_v2.csv`): 4FGL-DR4 sources present in the uw1410 pointlike
+/// all-sky model with TS > 25, with their **4FGL-DR4 CLASS1 labels** and
+/// uw1410 LP fits. The features are built as
+///
+/// - $\beta$ = `curvature` mapped through `convention` (use
+///   [`CurvatureConvention::SRCPOP_UW1410`]);
+/// - $\alpha(1\,\mathrm{GeV})$ = `pindex` + $2\beta \ln(1000\,\mathrm{MeV} /
+///   e_0)$, the exact re-pivoting from the pivot `e0` (MeV);
+/// - the 100 MeV-1 TeV photon flux of the LP shape normalised to the energy
+///   flux `eflux100` (erg cm$^{-2}$ s$^{-1}$) over 100 MeV-[`SRCPOP_EFLUX_E_MAX_MEV`]
+///   ([`LogParabola::with_energy_flux`], the same normalisation as
+///   [`LogParabola::photon_flux_from_energy_flux`] in the DR2 reader).
+///
+/// The group comes from `class1` (case-insensitive, empty = unassociated);
+/// the latitude from `glat`. Rows with `eflux100` = 0 are skipped and their
+/// lines returned in [`SrcpopTable::skipped_zero_eflux_lines`].
+///
+/// ```
+/// use darkprobe_subhalos::{read_srcpop_uw1410, ClassGroup, CurvatureConvention};
+/// let dir = std::env::temp_dir().join(format!("dp-srcpop-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let p = dir.join("srcpop.csv");
+/// std::fs::write(&p, "name,glat,eflux100,class1,pindex,curvature,e0\n\
+///     4FGL JA,40.0,2e-12,bll,2.0,0.1,1000.0\n\
+///     4FGL JB,-30.0,0,,2.0,0.3,1500.0\n").unwrap();
+/// let t = read_srcpop_uw1410(&p, CurvatureConvention::SRCPOP_UW1410).unwrap();
+/// assert_eq!(t.catalog.len(), 1);
+/// assert_eq!(t.skipped_zero_eflux_lines, vec![3]);
+/// let s = &t.catalog.sources[0];
+/// assert_eq!(s.group, Some(ClassGroup::Extragalactic));
+/// // Pivot at 1 GeV: alpha(1 GeV) is pindex itself.
+/// assert_eq!((s.features.alpha_1gev, s.features.beta), (2.0, 0.1));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+///
+/// # Errors
+/// I/O errors naming the file; a missing column; a non-numeric or non-finite
+/// cell; a negative `eflux100`, a non-positive `e0`, a latitude outside
+/// $[-90°, 90°]$, an unknown CLASS1 label, or an LP spectrum whose flux
+/// integral fails, each naming file, line, column and text.
+pub fn read_srcpop_uw1410(
+    path: impl AsRef<Path>,
+    convention: CurvatureConvention,
+) -> Result<SrcpopTable> {
+    let path = path.as_ref();
+    let t = Table::read(
+        path,
+        &TableOptions::default()
+            .with_delimiter(Delimiter::Comma)
+            .with_header(Header::Present),
+    )?;
+    let file = path.display().to_string();
+    // Check the columns up front, so that a missing one is reported before
+    // any cell error.
+    for col in [
+        "name",
+        "glat",
+        "eflux100",
+        "class1",
+        "pindex",
+        "curvature",
+        "e0",
+    ] {
+        t.column_index(col)?;
+    }
+    let mut sources = Vec::with_capacity(t.n_rows());
+    let mut skipped = Vec::new();
+    for row in t.rows() {
+        let loc = |col: &str| Location::new(&file, row.line()).with_column(col);
+        let bad = |col: &str, reason: &str| -> crate::error::SubhaloError {
+            Error::parse(
+                loc(col),
+                row.get(col).unwrap_or_default(),
+                reason.to_string(),
+            )
+            .into()
+        };
+        let glat = row.get_f64("glat")?;
+        if !(-90.0..=90.0).contains(&glat) {
+            return Err(bad("glat", "Galactic latitude outside [-90, 90] degrees"));
+        }
+        let eflux = row.get_f64("eflux100")?;
+        if eflux < 0.0 {
+            return Err(bad("eflux100", "negative energy flux"));
+        }
+        let pindex = row.get_f64("pindex")?;
+        let beta = convention.beta(row.get_f64("curvature")?);
+        let e0 = row.get_f64("e0")?;
+        if e0 <= 0.0 {
+            return Err(bad("e0", "the pivot energy must be positive (MeV)"));
+        }
+        let class1 = row.get("class1")?.trim();
+        let group = ClassGroup::parse_class1(class1, loc("class1"))?;
+        if eflux == 0.0 {
+            skipped.push(row.line());
+            continue;
+        }
+        let flux = LogParabola::new(1.0, e0, pindex, beta)
+            .and_then(|lp| lp.with_energy_flux(eflux, FLUX_E_MIN_MEV, SRCPOP_EFLUX_E_MAX_MEV))
+            .and_then(|lp| lp.photon_flux(FLUX_E_MIN_MEV, FLUX_E_MAX_MEV))
+            .map_err(|e| {
+                bad(
+                    "eflux100",
+                    &format!("cannot build the photon flux of this LP spectrum: {e}"),
+                )
+            })?;
+        sources.push(Source {
+            name: row.get("name")?.trim().to_string(),
+            glat_deg: Some(glat),
+            group: Some(group),
+            class1: class1.to_string(),
+            features: Features {
+                log10_flux_ph_cm2_s: flux.log10(),
+                alpha_1gev: pindex + 2.0 * beta * (1000.0 / e0).ln(),
+                beta,
+            },
+        });
+    }
+    Ok(SrcpopTable {
+        catalog: Catalog::new(file, sources),
+        skipped_zero_eflux_lines: skipped,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +499,203 @@ mod tests {
             e.contains("dr2bad.csv, line 2") && e.contains("quasar"),
             "{e}"
         );
+    }
+
+    const SRCPOP_HEADER: &str = "name,delta,ts,r95,glat,glon,eflux100,nbb,class1,variability,nickname,pindex,curvature,e0,sin_b,uw_name,category\n";
+
+    fn srcpop_row(
+        name: &str,
+        glat: &str,
+        eflux: &str,
+        class1: &str,
+        pindex: &str,
+        curv: &str,
+        e0: &str,
+    ) -> String {
+        format!("{name},0.01,50.0,0.05,{glat},10.0,{eflux},1,{class1},12.0,NICK,{pindex},{curv},{e0},0.5,J0000,unid\n")
+    }
+
+    /// The 100 MeV-1 TeV photon flux of an LP normalised to `eflux_erg` over
+    /// 100 MeV-100 GeV, by a trapezoid rule in ln E with a million steps: an
+    /// implementation independent of the crate's Gauss-Legendre path.
+    fn trapezoid_photon_flux(eflux_erg: f64, e0: f64, alpha: f64, beta: f64) -> f64 {
+        let dnde = |e: f64| {
+            let x = (e / e0).ln();
+            (-(alpha + beta * x) * x).exp()
+        };
+        let integral = |lo: f64, hi: f64, weight: &dyn Fn(f64) -> f64| {
+            let (a, b) = (lo.ln(), hi.ln());
+            let n = 1_000_000;
+            let h = (b - a) / n as f64;
+            let g = |le: f64| {
+                let e = le.exp();
+                e * dnde(e) * weight(e)
+            };
+            let mut s = 0.5 * (g(a) + g(b));
+            for i in 1..n {
+                s += g(a + i as f64 * h);
+            }
+            s * h
+        };
+        let s1_mev = integral(100.0, 1e5, &|e| e);
+        let k = eflux_erg / crate::features::MEV_IN_ERG / s1_mev;
+        k * integral(100.0, 1e6, &|_| 1.0)
+    }
+
+    #[test]
+    fn srcpop_reader_builds_features_groups_and_skips_zero_flux() {
+        let text = format!(
+            "{SRCPOP_HEADER}{}{}{}{}{}",
+            // The file's first row (unassociated).
+            srcpop_row(
+                "4FGL J0000.3-7355",
+                "-42.73582741603842",
+                "9.873368348164499e-13",
+                "",
+                "2.08395817",
+                "0.21718765139538965",
+                "2816.9848670665788"
+            ),
+            srcpop_row("4FGL JGAL", "20.0", "2e-12", "PSR", "1.5", "0.4", "1500.0"),
+            srcpop_row("4FGL JEXT", "-5.0", "3e-12", " bll ", "2.0", "0.1", "900.0"),
+            srcpop_row("4FGL JZERO", "30.0", "0", "fsrq", "2.0", "0.1", "900.0"),
+            srcpop_row(
+                "4FGL JUNK",
+                "60.0",
+                "1e-12",
+                "unk",
+                "2.2",
+                "-0.05",
+                "1000.0"
+            ),
+        );
+        let p = temp_file("srcpop.csv", &text);
+        let t = read_srcpop_uw1410(&p, CurvatureConvention::Beta).unwrap();
+        assert_eq!(t.skipped_zero_eflux_lines, vec![5]);
+        let c = &t.catalog;
+        assert_eq!(c.len(), 4);
+        let s = &c.sources[0];
+        assert_eq!(s.name, "4FGL J0000.3-7355");
+        assert_eq!(s.group, Some(ClassGroup::Unassociated));
+        let (pindex, beta, e0) = (2.08395817, 0.21718765139538965, 2816.9848670665788f64);
+        assert_eq!(s.features.beta, beta);
+        assert!((s.features.alpha_1gev - (pindex + 2.0 * beta * (1000.0 / e0).ln())).abs() < 1e-14);
+        let f = trapezoid_photon_flux(9.873368348164499e-13, e0, pindex, beta);
+        assert!(
+            (s.features.log10_flux_ph_cm2_s - f.log10()).abs() < 1e-9,
+            "{} vs {}",
+            s.features.log10_flux_ph_cm2_s,
+            f.log10()
+        );
+        assert_eq!(c.sources[1].group, Some(ClassGroup::Galactic));
+        assert_eq!(c.sources[1].class1, "PSR");
+        assert_eq!(c.sources[2].group, Some(ClassGroup::Extragalactic));
+        assert_eq!(c.sources[2].class1, "bll");
+        assert_eq!(c.sources[3].group, Some(ClassGroup::Unknown));
+        assert_eq!(c.high_latitude(10.0).len(), 3);
+        // The other convention halves beta and re-pivots with it.
+        let h = read_srcpop_uw1410(&p, CurvatureConvention::TwiceBeta).unwrap();
+        let s2 = &h.catalog.sources[0];
+        assert_eq!(s2.features.beta, 0.5 * beta);
+        assert!((s2.features.alpha_1gev - (pindex + beta * (1000.0 / e0).ln())).abs() < 1e-14);
+        let f2 = trapezoid_photon_flux(9.873368348164499e-13, e0, pindex, 0.5 * beta);
+        assert!((s2.features.log10_flux_ph_cm2_s - f2.log10()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn srcpop_flux_matches_an_independent_integral_over_shapes() {
+        // Curved, flat and slightly convex shapes at various pivots.
+        for &(alpha, beta, e0) in &[
+            (1.2, 0.45, 600.0),
+            (2.3, 0.0, 4000.0),
+            (1.9, -0.08, 250.0),
+            (1.0, 0.6, 20000.0),
+        ] {
+            let lp = LogParabola::new(1.0, e0, alpha, beta).unwrap();
+            let f = lp
+                .with_energy_flux(4e-12, FLUX_E_MIN_MEV, SRCPOP_EFLUX_E_MAX_MEV)
+                .unwrap()
+                .photon_flux(FLUX_E_MIN_MEV, FLUX_E_MAX_MEV)
+                .unwrap();
+            let r = trapezoid_photon_flux(4e-12, e0, alpha, beta);
+            assert!(
+                (f / r - 1.0).abs() < 1e-9,
+                "{alpha} {beta} {e0}: {f} vs {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn srcpop_reader_rejects_bad_input_with_location() {
+        let check = |name: &str, text: String, needles: &[&str]| {
+            let p = temp_file(name, &text);
+            let e = read_srcpop_uw1410(&p, CurvatureConvention::Beta)
+                .unwrap_err()
+                .to_string();
+            for n in needles {
+                assert!(e.contains(n), "{name}: {e} lacks {n}");
+            }
+        };
+        let good = srcpop_row("4FGL JOK", "20.0", "2e-12", "bll", "2.0", "0.1", "1000.0");
+        check(
+            "sp_nan.csv",
+            format!(
+                "{SRCPOP_HEADER}{good}{}",
+                srcpop_row("4FGL JNAN", "20.0", "2e-12", "bll", "NaN", "0.1", "1000.0")
+            ),
+            &["sp_nan.csv", "line 3", "pindex", "NaN"],
+        );
+        check(
+            "sp_label.csv",
+            format!(
+                "{SRCPOP_HEADER}{good}{good}{}",
+                srcpop_row("4FGL JQ", "20.0", "2e-12", "quasar", "2.0", "0.1", "1000.0")
+            ),
+            &["sp_label.csv", "line 4", "quasar"],
+        );
+        check(
+            "sp_neg.csv",
+            format!(
+                "{SRCPOP_HEADER}{}",
+                srcpop_row("4FGL JN", "20.0", "-2e-12", "bll", "2.0", "0.1", "1000.0")
+            ),
+            &["sp_neg.csv", "line 2", "eflux100", "-2e-12"],
+        );
+        check(
+            "sp_e0.csv",
+            format!(
+                "{SRCPOP_HEADER}{}",
+                srcpop_row("4FGL JN", "20.0", "2e-12", "bll", "2.0", "0.1", "0")
+            ),
+            &["sp_e0.csv", "line 2", "e0"],
+        );
+        check(
+            "sp_glat.csv",
+            format!(
+                "{SRCPOP_HEADER}{}",
+                srcpop_row("4FGL JN", "120.0", "2e-12", "bll", "2.0", "0.1", "1000.0")
+            ),
+            &["sp_glat.csv", "line 2", "glat", "120"],
+        );
+        check(
+            "sp_text.csv",
+            format!(
+                "{SRCPOP_HEADER}{}",
+                srcpop_row("4FGL JN", "20.0", "abc", "bll", "2.0", "0.1", "1000.0")
+            ),
+            &["sp_text.csv", "line 2", "eflux100", "abc"],
+        );
+        let no_curv = SRCPOP_HEADER.replace("curvature", "curv");
+        check("sp_nocol.csv", format!("{no_curv}{good}"), &["curvature"]);
+        // A header without data rows is an error naming the file.
+        check(
+            "sp_empty.csv",
+            SRCPOP_HEADER.to_string(),
+            &["sp_empty.csv", "empty"],
+        );
+        let e = read_srcpop_uw1410("/nonexistent/srcpop.csv", CurvatureConvention::Beta)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/srcpop.csv"), "{e}");
     }
 }

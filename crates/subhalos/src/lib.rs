@@ -79,6 +79,9 @@
 //! - S. Abdollahi et al., *Incremental Fermi Large Area Telescope Fourth Source
 //!   Catalog*, ApJS 260, 53 (2022), arXiv:2201.11184; J. Ballet et al., 4FGL-DR4,
 //!   arXiv:2307.12546.
+//! - T. Burnett et al., srcpop (github.com/tburnett/srcpop, 2023): 4FGL-DR4
+//!   sources with their CLASS1 labels and uw1410 pointlike LP fits, read by
+//!   [`read_srcpop_uw1410`].
 //!
 //! # Features
 //! - `fits`: read the 4FGL catalog from its FITS file (`read_4fgl_fits`),
@@ -128,7 +131,10 @@ pub mod search;
 pub mod shift;
 pub mod uncertainty;
 
-pub use catalog::{read_feature_table, read_probcat_dr2, Catalog, Source, PAPER_MIN_ABS_GLAT_DEG};
+pub use catalog::{
+    read_feature_table, read_probcat_dr2, read_srcpop_uw1410, Catalog, CurvatureConvention, Source,
+    SrcpopTable, PAPER_MIN_ABS_GLAT_DEG, SRCPOP_EFLUX_E_MAX_MEV,
+};
 pub use compare::{compare_shift_models, LrTest, ModelComparison};
 pub use density::{BandwidthChoice, ClassDensity};
 pub use detection::{fit_log_parabola, Instrument, LpFit, LpFitter};
