@@ -137,6 +137,7 @@ fn accel_with_the_exact_model_matches_the_closed_form() {
             "200",
         ];
         args.extend_from_slice(extra);
+        let _ = std::fs::remove_file(&out);
         let o = run(&args);
         assert_eq!(o.status.code(), Some(0), "{extra:?}: {o:?}");
         let (h, rows) = read_csv(&out);
@@ -529,6 +530,37 @@ fn fit_then_accel_and_density_with_the_flow_model() {
         assert_eq!(o.status.code(), Some(0), "{o:?}");
         let (h, rows) = read_csv(&rho);
         assert!(rows.iter().all(|r| r[col(&h, "rho_msun_pc3")].is_finite()));
+        // The symmetry average is applied to a flow's field, and checked.
+        let density_sym = |copies: &str| {
+            let _ = std::fs::remove_file(&rho);
+            run(&[
+                "flows",
+                "density",
+                "--model",
+                p(m),
+                "--points",
+                p(&pts),
+                "--out",
+                p(&rho),
+                "--n-draws",
+                "4",
+                "--n-velocities",
+                "50",
+                "--symmetry",
+                "spherical",
+                "--symmetry-copies",
+                copies,
+            ])
+        };
+        let o = density_sym("5");
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let (h, sym_rows) = read_csv(&rho);
+        assert_eq!(sym_rows.len(), 2);
+        assert!(sym_rows
+            .iter()
+            .all(|r| r[col(&h, "rho_msun_pc3")].is_finite()));
+        assert_ne!(sym_rows, rows);
+        assert_bad_input(&density_sym("51"), "more copies than velocities", &rho);
     }
 
     // Bad star tables: no model written.

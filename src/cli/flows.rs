@@ -634,11 +634,16 @@ fn density_cmd(a: DensityArgs) -> Result<u8, CliError> {
     // error largely cancels in the estimator's antithetic differences.
     let aopts = AccelOptions::default()
         .with_n_velocities(to_usize("n_velocities", a.n_velocities)?)
-        .with_seeds(DrawSeeds::Shared)
-        .with_symmetry(
+        .with_seeds(DrawSeeds::Shared);
+    // An analytic model gives its exact field, whatever the symmetry.
+    let aopts = if model.exact().is_none() {
+        aopts.with_symmetry(
             a.symmetry
                 .with_copies(to_usize("symmetry_copies", a.symmetry_copies)?),
-        );
+        )
+    } else {
+        aopts
+    };
     aopts.check()?;
     // The field's own seed is fixed per run; the query points differ per call.
     let field_seed = darkprobe_core::rng::seed_for_index(a.seed, u64::MAX);

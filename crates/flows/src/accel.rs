@@ -296,14 +296,6 @@ impl AccelOptions {
     /// [`Error::InvalidParameter`] for fewer than 3 velocities, a zero batch,
     /// or a symmetry with no copies or more copies than velocities.
     pub fn check(&self) -> Result<()> {
-        let copies = self.symmetry.copies();
-        if copies == 0 || copies > self.n_velocities {
-            return Err(Error::invalid_param(
-                "symmetry copies",
-                copies,
-                format!("1 to n_velocities = {}", self.n_velocities),
-            ));
-        }
         if self.n_velocities < 3 {
             return Err(Error::invalid_param(
                 "n_velocities",
@@ -313,6 +305,14 @@ impl AccelOptions {
         }
         if self.batch_size == 0 {
             return Err(Error::invalid_param("batch_size", 0, ">= 1"));
+        }
+        let copies = self.symmetry.copies();
+        if copies == 0 || copies > self.n_velocities {
+            return Err(Error::invalid_param(
+                "symmetry copies",
+                copies,
+                format!("1 to n_velocities = {}", self.n_velocities),
+            ));
         }
         Ok(())
     }

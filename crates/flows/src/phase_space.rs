@@ -540,6 +540,9 @@ pub(crate) fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> 
 impl PhaseSpaceModel for PhaseSpaceFlow {
     fn ln_f_grad(&self, x: &[Vec3], v: &[Vec3]) -> Result<LnFGrad> {
         check_pair(x, v)?;
+        // Checked here so that an error names the row of `x`, not of the
+        // deduplicated positions below.
+        crate::flow::maf::check_rows(&flatten(x), 3, "positions (kpc)")?;
         // The acceleration solver passes one position repeated for all its
         // velocities: the position part (K position flows and the radial map)
         // is evaluated once per run of equal consecutive positions.

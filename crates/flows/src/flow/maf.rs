@@ -309,18 +309,46 @@ impl std::fmt::Debug for NetPool {
     }
 }
 
-/// Most copies a pool keeps.
-const POOL_MAX: usize = 16;
+/// Most copies a pool keeps: one per rayon thread (at least two).
+fn pool_max() -> usize {
+    rayon::current_num_threads().max(2)
+}
+
+/// A working copy taken from a pool, given back when dropped (also by the
+/// per-worker state of a parallel evaluation).
+struct PooledNets<'a> {
+    pool: &'a NetPool,
+    nets: Option<Vec<Sequential<f64>>>,
+}
+
+impl PooledNets<'_> {
+    fn get(&mut self) -> &mut [Sequential<f64>] {
+        self.nets.as_deref_mut().unwrap_or_default()
+    }
+}
+
+impl Drop for PooledNets<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.nets.take() {
+            self.pool.give(n);
+        }
+    }
+}
 
 impl NetPool {
     /// A working copy of `nets`: a pooled one if there is one, else a fresh
-    /// one.
-    fn take(&self, nets: &[Sequential<f64>]) -> Vec<Sequential<f64>> {
-        self.0
+    /// one; it goes back to the pool when dropped.
+    fn take<'a>(&'a self, nets: &[Sequential<f64>]) -> PooledNets<'a> {
+        let copy = self
+            .0
             .lock()
             .ok()
             .and_then(|mut p| p.pop())
-            .unwrap_or_else(|| clone_nets(nets))
+            .unwrap_or_else(|| clone_nets(nets));
+        PooledNets {
+            pool: self,
+            nets: Some(copy),
+        }
     }
 
     /// Drops every pooled copy (the networks are about to change).
@@ -333,7 +361,7 @@ impl NetPool {
     /// Returns a working copy to the pool.
     fn give(&self, copy: Vec<Sequential<f64>>) {
         if let Ok(mut p) = self.0.lock() {
-            if p.len() < POOL_MAX {
+            if p.len() < pool_max() {
                 p.push(copy);
             }
         }
@@ -744,14 +772,12 @@ impl Maf {
         let rows = |b: usize| b * EVAL_CHUNK..((b + 1) * EVAL_CHUNK).min(n);
         if n_chunks == 1 || rayon::current_num_threads() == 1 {
             let mut nets = self.pool.take(&self.nets);
-            let out = (0..n_chunks).map(|b| f(&mut nets, rows(b))).collect();
-            self.pool.give(nets);
-            return out;
+            return (0..n_chunks).map(|b| f(nets.get(), rows(b))).collect();
         }
         darkprobe_core::par::map_indices_with(
             n_chunks,
             || self.pool.take(&self.nets),
-            |nets, b| f(nets, rows(b)),
+            |nets, b| f(nets.get(), rows(b)),
         )
         .into_iter()
         .collect()
