@@ -481,6 +481,48 @@ fn fit_then_accel_and_density_with_the_flow_model() {
         std::fs::read(&model).unwrap(),
         std::fs::read(&again).unwrap()
     );
+    // A radius cut keeps the stars inside the sphere (Plummer, a = 1 kpc:
+    // 35 % of them inside 1 kpc) and says how many.
+    let cut = dir.join("flow_cut.json");
+    let o = run(&[
+        "flows",
+        "fit",
+        "--stars",
+        p(&stars),
+        "--out",
+        p(&cut),
+        "--epochs",
+        "1",
+        "--blocks",
+        "1",
+        "--hidden",
+        "8",
+        "--max-radius-kpc",
+        "1.0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let msg = String::from_utf8_lossy(&o.stderr);
+    let kept: usize = msg
+        .split("kept ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{msg}"));
+    assert!((150..=270).contains(&kept), "{msg}");
+    assert!(msg.contains("of 600 stars within 1 kpc"), "{msg}");
+    for bad in ["-1", "NaN", "0"] {
+        let o = run(&[
+            "flows",
+            "fit",
+            "--stars",
+            p(&stars),
+            "--out",
+            p(&dir.join("never.json")),
+            "--max-radius-kpc",
+            bad,
+        ]);
+        assert_bad_input(&o, bad, &dir.join("never.json"));
+    }
     let ens = dir.join("ens.json");
     fit(&ens, &["--ensemble", "2"]);
     let v: serde_json::Value =

@@ -15,7 +15,8 @@ use darkprobe_core::{Error, Location};
 use darkprobe_flows::accel::{accelerations, AccelEstimate, AccelOptions, DrawSeeds, Symmetry};
 use darkprobe_flows::gauss::{density, msun_kpc3_to_msun_pc3, GaussOptions, Kernel};
 use darkprobe_flows::mock::{
-    read_points, read_stars, sample_df, write_stars, HernquistDf, PlummerDf, SphericalDf,
+    read_points, read_stars, sample_df, select_sphere, write_stars, HernquistDf, PlummerDf,
+    SphericalDf,
 };
 use darkprobe_flows::{
     FitOptions, PhaseSpaceEnsemble, PhaseSpaceFlow, PhaseSpaceModel, PhaseSpaceReport, Vec3,
@@ -107,6 +108,12 @@ pub struct FitArgs {
     /// model [default: 8]; one velocity flow in every case.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub position_members: Option<u64>,
+    /// Fit only the stars within this distance of the origin (kpc), the
+    /// centre of the radial pre-transform: a far tail of a few stars (as in
+    /// an untruncated Hernquist mock) spreads the velocity flow over radii
+    /// nobody queries and biases it at the radii of interest.
+    #[arg(long)]
+    pub max_radius_kpc: Option<f64>,
     /// Seed of the initialisation, the validation split and the minibatches.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -475,7 +482,15 @@ pub fn fit_model(
 }
 
 fn fit(a: FitArgs, progress: &dyn Progress) -> Result<u8, CliError> {
-    let stars = read_stars(&a.stars)?;
+    let mut stars = read_stars(&a.stars)?;
+    if let Some(r) = a.max_radius_kpc {
+        let all = stars.len();
+        stars = select_sphere(&stars, [0.0; 3], r)?;
+        eprintln!(
+            "kept {} of {all} stars within {r} kpc of the origin",
+            stars.len()
+        );
+    }
     let opts = fit_options(a.epochs, a.blocks, a.hidden.as_deref(), a.position_members);
     let started = std::time::Instant::now();
     let (file, reports) = fit_model(
