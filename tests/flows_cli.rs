@@ -437,7 +437,7 @@ fn fit_then_accel_and_density_with_the_flow_model() {
         p(&stars),
     ]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
-    let fit = |out: &Path, extra: &[&str]| {
+    let fit_run = |out: &Path, extra: &[&str]| {
         let mut a = vec![
             "flows",
             "fit",
@@ -455,8 +455,12 @@ fn fit_then_accel_and_density_with_the_flow_model() {
             "5",
         ];
         a.extend(extra);
-        let o = run(&a);
+        run(&a)
+    };
+    let fit = |out: &Path, extra: &[&str]| {
+        let o = fit_run(out, extra);
         assert_eq!(o.status.code(), Some(0), "{o:?}");
+        o
     };
     fit(&model, &[]);
     let v: serde_json::Value =
@@ -484,23 +488,7 @@ fn fit_then_accel_and_density_with_the_flow_model() {
     // A radius cut keeps the stars inside the sphere (Plummer, a = 1 kpc:
     // 35 % of them inside 1 kpc) and says how many.
     let cut = dir.join("flow_cut.json");
-    let o = run(&[
-        "flows",
-        "fit",
-        "--stars",
-        p(&stars),
-        "--out",
-        p(&cut),
-        "--epochs",
-        "1",
-        "--blocks",
-        "1",
-        "--hidden",
-        "8",
-        "--max-radius-kpc",
-        "1.0",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = fit(&cut, &["--max-radius-kpc", "1.0"]);
     let msg = String::from_utf8_lossy(&o.stderr);
     let kept: usize = msg
         .split("kept ")
@@ -511,16 +499,7 @@ fn fit_then_accel_and_density_with_the_flow_model() {
     assert!((150..=270).contains(&kept), "{msg}");
     assert!(msg.contains("of 600 stars within 1 kpc"), "{msg}");
     for bad in ["-1", "NaN", "0"] {
-        let o = run(&[
-            "flows",
-            "fit",
-            "--stars",
-            p(&stars),
-            "--out",
-            p(&dir.join("never.json")),
-            "--max-radius-kpc",
-            bad,
-        ]);
+        let o = fit_run(&dir.join("never.json"), &["--max-radius-kpc", bad]);
         assert_bad_input(&o, bad, &dir.join("never.json"));
     }
     let ens = dir.join("ens.json");

@@ -170,43 +170,10 @@ impl Symmetry {
     }
 }
 
-/// A uniformly distributed rotation (Haar measure): a unit quaternion from
-/// four standard normals.
+/// A uniformly distributed rotation (Haar measure) drawn with `seed`.
 fn random_rotation(seed: u64) -> Rotation {
     use rand::SeedableRng;
-    use rand_distr::{Distribution, StandardNormal};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut q = [0.0f64; 4];
-    loop {
-        for c in q.iter_mut() {
-            *c = StandardNormal.sample(&mut rng);
-        }
-        let n = q.iter().map(|c| c * c).sum::<f64>().sqrt();
-        if n > 1e-6 {
-            for c in q.iter_mut() {
-                *c /= n;
-            }
-            break;
-        }
-    }
-    let [w, x, y, z] = q;
-    [
-        [
-            1.0 - 2.0 * (y * y + z * z),
-            2.0 * (x * y - w * z),
-            2.0 * (x * z + w * y),
-        ],
-        [
-            2.0 * (x * y + w * z),
-            1.0 - 2.0 * (x * x + z * z),
-            2.0 * (y * z - w * x),
-        ],
-        [
-            2.0 * (x * z - w * y),
-            2.0 * (y * z + w * x),
-            1.0 - 2.0 * (x * x + y * y),
-        ],
-    ]
+    crate::gauss::random_rotation(&mut rand::rngs::StdRng::seed_from_u64(seed))
 }
 
 fn rotate(r: &Rotation, x: Vec3) -> Vec3 {

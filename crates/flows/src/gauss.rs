@@ -188,7 +188,7 @@ pub fn msun_pc3_to_gev_cm3(rho_msun_pc3: f64) -> f64 {
 }
 
 /// A uniformly random rotation matrix (from a uniformly random unit quaternion).
-fn random_rotation<R: Rng + ?Sized>(rng: &mut R) -> [[f64; 3]; 3] {
+pub(crate) fn random_rotation<R: Rng + ?Sized>(rng: &mut R) -> [[f64; 3]; 3] {
     let mut q = [0.0f64; 4];
     let mut n2 = 0.0;
     while !(n2 > 1e-12) {

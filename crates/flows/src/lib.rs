@@ -116,6 +116,10 @@
 //!   velocity at a position, so $\hat{\mathbf a} = \arg\min_{\mathbf a}\sum_i(\mathbf v_i\cdot\nabla_x\ln f_i +
 //!   \mathbf a\cdot\nabla_v\ln f_i)^2$ over velocities drawn from $p(\mathbf v\mid\mathbf x)$,
 //!   with a normalised residual measuring the departure from equilibrium.
+//!   Optionally ([`accel::Symmetry`]) the velocities are drawn at rotated
+//!   copies $R_k\mathbf x$ of a symmetric system and rotated back, using
+//!   $\mathbf a(R\mathbf x) = R\,\mathbf a(\mathbf x)$: the learned density's
+//!   non-symmetric sampling noise then averages out.
 //! * [`gauss`]: the kernel-smoothed Gauss law with the divergence moved onto
 //!   the kernel, $-4\pi G\langle\rho\rangle_K(\mathbf x_0) = \oint K_h\,\mathbf a\cdot\hat{\mathbf n}\,dS -
 //!   \int\mathbf a\cdot\nabla K_h\,d^3x$, so that only accelerations (no derivatives)

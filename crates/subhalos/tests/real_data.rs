@@ -86,6 +86,30 @@ fn dr2_labelled_table_reads_with_the_documented_counts() {
     assert!((med - (-8.41)).abs() < 0.05, "median log10 flux {med}");
 }
 
+/// Extragalactic and Galactic class densities of labelled sources, with
+/// bandwidths by 5 x 20-fold CV (seeds 1 and 2), printed.
+fn class_densities(roi: &Roi, ext: &Catalog, gal: &Catalog) -> (ClassDensity, ClassDensity) {
+    let fit = |name: &str, c: &Catalog, seed: u64| {
+        ClassDensity::fit(
+            name,
+            c.feature_matrix(roi.energy()).view(),
+            roi,
+            &BandwidthChoice::paper(seed),
+        )
+        .unwrap()
+    };
+    let (e, g) = (fit("extragalactic", ext, 1), fit("galactic", gal, 2));
+    for d in [&e, &g] {
+        println!(
+            "{}: bandwidth {:?} (CV multiplier {:.3})",
+            d.name(),
+            d.bandwidth_diagonal(),
+            d.selection().map_or(f64::NAN, |s| s.best_scale)
+        );
+    }
+    (e, g)
+}
+
 /// DR2 class densities (labelled sources in the ROI, bandwidths by 5 x 20-fold CV).
 fn dr2_classes(roi: &Roi) -> (ClassDensity, ClassDensity, usize, usize) {
     let dr2 = read_probcat_dr2(
@@ -102,24 +126,7 @@ fn dr2_classes(roi: &Roi) -> (ClassDensity, ClassDensity, usize, usize) {
         ext.len(),
         gal.len()
     );
-    let fit = |name: &str, c: &Catalog, seed: u64| {
-        ClassDensity::fit(
-            name,
-            c.feature_matrix(roi.energy()).view(),
-            roi,
-            &BandwidthChoice::paper(seed),
-        )
-        .unwrap()
-    };
-    let (e, g) = (fit("extragalactic", &ext, 1), fit("galactic", &gal, 2));
-    for d in [&e, &g] {
-        println!(
-            "{}: bandwidth {:?} (CV multiplier {:.3})",
-            d.name(),
-            d.bandwidth_diagonal(),
-            d.selection().map_or(f64::NAN, |s| s.best_scale)
-        );
-    }
+    let (e, g) = class_densities(roi, &ext, &gal);
     (e, g, ext.len(), gal.len())
 }
 
@@ -472,24 +479,7 @@ fn srcpop_classes(roi: &Roi, convention: CurvatureConvention) -> ShiftMixture {
         paper_value("n_assoc_roi_extragalactic"),
         paper_value("n_assoc_roi_galactic"),
     );
-    let fit = |name: &str, c: &Catalog, seed: u64| {
-        ClassDensity::fit(
-            name,
-            c.feature_matrix(roi.energy()).view(),
-            roi,
-            &BandwidthChoice::paper(seed),
-        )
-        .unwrap()
-    };
-    let (e, g) = (fit("extragalactic", &ext, 1), fit("galactic", &gal, 2));
-    for d in [&e, &g] {
-        println!(
-            "{}: bandwidth {:?} (CV multiplier {:.3})",
-            d.name(),
-            d.bandwidth_diagonal(),
-            d.selection().map_or(f64::NAN, |s| s.best_scale)
-        );
-    }
+    let (e, g) = class_densities(roi, &ext, &gal);
     ShiftMixture::new(
         roi.clone(),
         vec![e, g],

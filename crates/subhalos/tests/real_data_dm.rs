@@ -71,6 +71,18 @@ fn masses(subset: &[f64]) -> Vec<f64> {
     }
 }
 
+/// The 227 DR4 unassociated sources of the paper's ROI.
+fn dr4_unassociated(roi: &Roi) -> Catalog {
+    let unas = read_feature_table(
+        data_dir().join("fermi-4fgl-dr4-lp-features/unas_E0_1GeV.csv"),
+        false,
+    )
+    .unwrap()
+    .in_roi(roi);
+    assert_eq!(unas.len(), 227);
+    unas
+}
+
 fn cosmixs_bb() -> darkprobe_limits::spectrum::TabulatedSpectrum {
     ChannelTable::read_cosmixs(data_dir().join("cosmixs-gamma-2024/AtProduction-Gamma.dat"))
         .unwrap()
@@ -83,13 +95,7 @@ fn cosmixs_bb() -> darkprobe_limits::spectrum::TabulatedSpectrum {
 fn limits_on_the_dr4_unassociated_sources() {
     let roi = Roi::paper(ReferenceEnergy::OneGeV);
     let model = dr2_model(&roi);
-    let unas = read_feature_table(
-        data_dir().join("fermi-4fgl-dr4-lp-features/unas_E0_1GeV.csv"),
-        false,
-    )
-    .unwrap()
-    .in_roi(&roi);
-    assert_eq!(unas.len(), 227);
+    let unas = dr4_unassociated(&roi);
     let data = model
         .prepare(unas.feature_matrix(roi.energy()).view())
         .unwrap();
@@ -223,12 +229,7 @@ fn dr4_soft_label_model(roi: &Roi) -> ShiftMixture {
 fn limits_with_dr4_soft_label_densities() {
     let roi = Roi::paper(ReferenceEnergy::OneGeV);
     let model = dr4_soft_label_model(&roi);
-    let unas = read_feature_table(
-        data_dir().join("fermi-4fgl-dr4-lp-features/unas_E0_1GeV.csv"),
-        false,
-    )
-    .unwrap()
-    .in_roi(&roi);
+    let unas = dr4_unassociated(&roi);
     let data = model
         .prepare(unas.feature_matrix(roi.energy()).view())
         .unwrap();
@@ -293,13 +294,7 @@ fn srcpop_model(roi: &Roi) -> ShiftMixture {
 fn limits_with_srcpop_dr4_label_densities() {
     let roi = Roi::paper(ReferenceEnergy::OneGeV);
     let model = srcpop_model(&roi);
-    let unas = read_feature_table(
-        data_dir().join("fermi-4fgl-dr4-lp-features/unas_E0_1GeV.csv"),
-        false,
-    )
-    .unwrap()
-    .in_roi(&roi);
-    assert_eq!(unas.len(), 227);
+    let unas = dr4_unassociated(&roi);
     let data = model
         .prepare(unas.feature_matrix(roi.energy()).view())
         .unwrap();
